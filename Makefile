@@ -1,0 +1,64 @@
+# The two commands a new user needs: `make run` (the local stack) and `make test` (every check).
+# Both set themselves up on a fresh machine: venvs from pinned files, SAM CLI in its own venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PY312 := $(shell scripts/find-python.sh 3.12 2>/dev/null)
+VENV := .venv
+SAMVENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAMVENV)/bin/sam
+# sam build resolves `python3.12` from PATH for the runtime; put the one we found first.
+SAM_ENV := PATH="$(dir $(PY312)):$$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help run test lint typecheck validate build pytest setup clean check-python
+
+help:
+	@echo "make run   start the local stack (moto + Daraja simulator + HTTP API) on 127.0.0.1"
+	@echo "make test  install everything and run every check (ruff, mypy, sam validate/cfn-lint, sam build, pytest)"
+
+check-python:
+	@test -n "$(PY312)" || scripts/find-python.sh 3.12
+
+$(VENV)/.stamp: requirements-dev.txt layers/mpesa/requirements.txt | check-python
+	rm -rf $(VENV)
+	$(PY312) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+$(SAMVENV)/.stamp: requirements-sam.txt | check-python
+	rm -rf $(SAMVENV)
+	$(PY312) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install -q -r requirements-sam.txt
+	touch $@
+
+setup: $(VENV)/.stamp $(SAMVENV)/.stamp
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.stamp
+	$(VENV)/bin/mypy $(wildcard layers/mpesa/mpesa functions simulator local tests benchmarks)
+
+validate: $(SAMVENV)/.stamp
+	$(SAM_ENV) $(SAM) validate --lint
+	$(SAMVENV)/bin/cfn-lint template.yaml
+
+build: $(SAMVENV)/.stamp
+	$(SAM_ENV) $(SAM) build
+
+pytest: $(VENV)/.stamp
+	$(VENV)/bin/pytest
+
+test: setup lint typecheck validate build pytest
+
+run: $(VENV)/.stamp
+	@echo "The local stack (moto server, Daraja simulator, HTTP front) is not wired yet: see the open issue"
+	@echo "'The local stack: make run takes a payment end to end'. Nothing has been started."
+	@exit 1
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

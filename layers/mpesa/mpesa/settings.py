@@ -1,0 +1,196 @@
+"""Configuration: the integration guide's environment variables locally, the Secrets Manager secret on AWS.
+
+One name per setting everywhere: the secret's JSON keys are the same names as the environment
+variables (`MMO_MPESA_CONSUMER_KEY`, ...), so the configuration table in the README is the whole story.
+A missing or malformed setting raises ConfigurationError naming it (never its value) at start.
+"""
+
+import json
+import os
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from mpesa.errors import ConfigurationError
+from mpesa.markets import AmountLimit, Country, TransactionKind
+
+
+class Environment(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+DARAJA_BASE_URLS = {
+    Environment.SANDBOX: "https://sandbox.safaricom.co.ke",
+    Environment.PRODUCTION: "https://api.safaricom.co.ke",
+}
+
+SECRET_ID_ENV = "MPESA_SECRET_ID"  # name or ARN of the Secrets Manager secret; unset = env vars only
+SECRET_MAX_AGE_ENV = "MPESA_SECRET_MAX_AGE_S"
+
+ShortCode = Annotated[str, Field(pattern=r"^[0-9]{5,7}$")]
+
+
+class LimitSetting(BaseModel):
+    model_config = {"extra": "forbid"}
+    minimum: PositiveInt
+    maximum: PositiveInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.minimum > self.maximum:
+            raise ValueError("minimum must not exceed maximum")
+        return self
+
+
+class MpesaSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, case_sensitive=True, populate_by_name=False, hide_input_in_errors=True
+    )
+
+    consumer_key: SecretStr = Field(alias="MMO_MPESA_CONSUMER_KEY", min_length=1)
+    consumer_secret: SecretStr = Field(alias="MMO_MPESA_CONSUMER_SECRET", min_length=1)
+    business_short_code: ShortCode = Field(alias="MMO_MPESA_BUSINESS_SHORT_CODE")
+    passkey: SecretStr = Field(alias="MMO_MPESA_PASSKEY", min_length=1)
+    environment: Environment = Field(Environment.SANDBOX, alias="MPESA_ENVIRONMENT")
+
+    # Where Daraja is: defaults to Safaricom's host for the environment; the simulator locally.
+    base_url: AnyHttpUrl | None = Field(None, alias="MPESA_BASE_URL")
+    transaction_type: Literal["CustomerPayBillOnline", "CustomerBuyGoodsOnline"] = Field(
+        "CustomerPayBillOnline", alias="MPESA_TRANSACTION_TYPE"
+    )
+    till_number: ShortCode | None = Field(None, alias="MPESA_TILL_NUMBER")
+
+    # B2C, Transaction Status, Account Balance and Reversal need an initiator and Safaricom's certificate.
+    initiator_name: str | None = Field(None, alias="MPESA_INITIATOR_NAME", min_length=1)
+    initiator_password: SecretStr | None = Field(None, alias="MPESA_INITIATOR_PASSWORD")
+    b2c_short_code: ShortCode | None = Field(None, alias="MPESA_B2C_SHORT_CODE")
+    certificate_pem: SecretStr | None = Field(None, alias="MPESA_CERTIFICATE_PEM")
+    certificate_path: str | None = Field(None, alias="MPESA_CERTIFICATE_PATH")
+
+    # Callbacks: the public base URL Daraja calls, and the key that makes per-transaction URL tokens.
+    callback_base_url: AnyHttpUrl | None = Field(None, alias="MPESA_CALLBACK_BASE_URL")
+    callback_secret: SecretStr | None = Field(None, alias="MPESA_CALLBACK_SECRET", min_length=32)
+    c2b_api_version: Literal["v1", "v2"] = Field("v2", alias="MPESA_C2B_API_VERSION")
+
+    connect_timeout_s: float = Field(3.05, alias="MPESA_CONNECT_TIMEOUT_S", gt=0, le=30)
+    read_timeout_s: float = Field(20.0, alias="MPESA_READ_TIMEOUT_S", gt=0, le=30)
+    limits: dict[Country, dict[TransactionKind, LimitSetting]] = Field(
+        default_factory=dict, alias="MPESA_LIMITS"
+    )
+
+    @field_validator("base_url", "callback_base_url")
+    @classmethod
+    def _no_trailing_path_slash(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and value.query:
+            raise ValueError("must not carry a query string")
+        return value
+
+    @property
+    def daraja_base_url(self) -> str:
+        if self.base_url is not None:
+            return str(self.base_url).rstrip("/")
+        return DARAJA_BASE_URLS[self.environment]
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.environment is Environment.SANDBOX
+
+    def limit_overrides(self) -> dict[Country, dict[TransactionKind, AmountLimit]]:
+        return {
+            country: {kind: AmountLimit(s.minimum, s.maximum) for kind, s in kinds.items()}
+            for country, kinds in self.limits.items()
+        }
+
+    def certificate(self) -> bytes:
+        """Safaricom's (or the simulator's) certificate that encrypts the initiator password."""
+        if self.certificate_pem is not None:
+            return self.certificate_pem.get_secret_value().encode()
+        if self.certificate_path:
+            try:
+                with open(self.certificate_path, "rb") as handle:
+                    return handle.read()
+            except OSError as exc:
+                raise ConfigurationError(
+                    {"MPESA_CERTIFICATE_PATH": f"cannot be read ({exc.strerror})"}
+                ) from None
+        raise ConfigurationError({"MPESA_CERTIFICATE_PEM": "is required (or MPESA_CERTIFICATE_PATH)"})
+
+    def require_initiator(self) -> tuple[str, SecretStr]:
+        problems = {}
+        if not self.initiator_name:
+            problems["MPESA_INITIATOR_NAME"] = "is required for this API"
+        if self.initiator_password is None:
+            problems["MPESA_INITIATOR_PASSWORD"] = "is required for this API"
+        if problems or self.initiator_name is None or self.initiator_password is None:
+            raise ConfigurationError(problems)
+        return self.initiator_name, self.initiator_password
+
+
+def build_settings(values: dict[str, Any] | None = None) -> MpesaSettings:
+    """Settings from `values` (the secret's keys) over the environment, or ConfigurationError."""
+    try:
+        return MpesaSettings(**(values or {}))
+    except ValidationError as exc:
+        raise ConfigurationError(_problems(exc)) from None
+    except SettingsError:  # an env var that should hold JSON does not
+        names = [f.alias or n for n, f in MpesaSettings.model_fields.items() if _is_complex(f.annotation)]
+        raise ConfigurationError(dict.fromkeys(names, "must be valid JSON")) from None
+
+
+def _is_complex(annotation: object) -> bool:
+    return getattr(annotation, "__origin__", None) is dict
+
+
+def _problems(exc: ValidationError) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = "is required" if error["type"] == "missing" else error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "is not a known setting"
+        problems[name] = message
+    return problems
+
+
+_cached: tuple[str, MpesaSettings] | None = None
+
+
+def load_settings() -> MpesaSettings:
+    """Settings for this container: the secret named by MPESA_SECRET_ID (cached, 300 s) over env vars."""
+    global _cached
+    secret_id = os.environ.get(SECRET_ID_ENV)
+    if not secret_id:
+        return build_settings()
+    from aws_lambda_powertools.utilities import parameters  # imported lazily: local runs need no AWS
+
+    max_age = int(os.environ.get(SECRET_MAX_AGE_ENV, "300"))
+    try:
+        raw = parameters.get_secret(secret_id, max_age=max_age)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(
+            {SECRET_ID_ENV: f"secret could not be read ({type(exc).__name__})"}
+        ) from None
+    text = raw
+    if _cached is not None and _cached[0] == text:
+        return _cached[1]
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigurationError({SECRET_ID_ENV: "secret is not a JSON object"}) from None
+    if not isinstance(values, dict):
+        raise ConfigurationError({SECRET_ID_ENV: "secret is not a JSON object"})
+    settings = build_settings(values)
+    _cached = (text, settings)
+    return settings
