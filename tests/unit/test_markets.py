@@ -89,7 +89,7 @@ def test_invalid_kenyan_numbers_name_the_field(raw, why):
 
 def test_non_string_phone_is_rejected():
     with pytest.raises(InputError, match="phone_number"):
-        normalise_msisdn(254712345678, KE, sandbox=False)  # type: ignore[arg-type]
+        normalise_msisdn(254712345678, KE, sandbox=False)
 
 
 def test_uganda_rejects_a_non_mobile_range():

@@ -121,9 +121,7 @@ def normalise_msisdn(raw: str, market: Market, *, sandbox: bool, field: str = "p
     elif len(text) == 9:
         digits = code + text
     else:
-        raise InputError(
-            field, f"must be a {market.name} mobile number such as 0712345678 or {code}712345678"
-        )
+        raise InputError(field, f"must be a {market.name} mobile number such as 0712345678 or {code}712345678")
     if sandbox and digits in SANDBOX_MSISDNS:
         return digits
     if not sandbox and digits in SANDBOX_MSISDNS:

@@ -34,9 +34,7 @@ def parse_amount(value: object, field: str = "amount") -> int:
     if amount.is_signed() and amount != 0:
         raise InputError(field, "must not be negative")
     if amount != amount.to_integral_value():
-        raise InputError(
-            field, f"must be a whole number: M-Pesa takes whole units and {value!s} is not rounded"
-        )
+        raise InputError(field, f"must be a whole number: M-Pesa takes whole units and {value!s} is not rounded")
     whole = int(amount)
     if len(str(whole)) > 15:
         raise InputError(field, "is too large")

@@ -86,9 +86,7 @@ class MpesaSettings(BaseSettings):
 
     connect_timeout_s: float = Field(3.05, alias="MPESA_CONNECT_TIMEOUT_S", gt=0, le=30)
     read_timeout_s: float = Field(20.0, alias="MPESA_READ_TIMEOUT_S", gt=0, le=30)
-    limits: dict[Country, dict[TransactionKind, LimitSetting]] = Field(
-        default_factory=dict, alias="MPESA_LIMITS"
-    )
+    limits: dict[Country, dict[TransactionKind, LimitSetting]] = Field(default_factory=dict, alias="MPESA_LIMITS")
 
     @field_validator("base_url", "callback_base_url")
     @classmethod
@@ -122,9 +120,7 @@ class MpesaSettings(BaseSettings):
                 with open(self.certificate_path, "rb") as handle:
                     return handle.read()
             except OSError as exc:
-                raise ConfigurationError(
-                    {"MPESA_CERTIFICATE_PATH": f"cannot be read ({exc.strerror})"}
-                ) from None
+                raise ConfigurationError({"MPESA_CERTIFICATE_PATH": f"cannot be read ({exc.strerror})"}) from None
         raise ConfigurationError({"MPESA_CERTIFICATE_PEM": "is required (or MPESA_CERTIFICATE_PATH)"})
 
     def require_initiator(self) -> tuple[str, SecretStr]:
@@ -179,9 +175,7 @@ def load_settings() -> MpesaSettings:
     try:
         raw = parameters.get_secret(secret_id, max_age=max_age)
     except parameters.exceptions.GetParameterError as exc:
-        raise ConfigurationError(
-            {SECRET_ID_ENV: f"secret could not be read ({type(exc).__name__})"}
-        ) from None
+        raise ConfigurationError({SECRET_ID_ENV: f"secret could not be read ({type(exc).__name__})"}) from None
     text = raw
     if _cached is not None and _cached[0] == text:
         return _cached[1]
