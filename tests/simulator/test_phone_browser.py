@@ -1,0 +1,67 @@
+"""The virtual phone in a real (headless) browser: a person pays and cancels; callbacks follow."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.simulator.client import Daraja
+from tests.simulator.receiver import CallbackReceiver
+
+pytestmark = pytest.mark.browser
+
+webdriver = pytest.importorskip("selenium.webdriver")
+By = pytest.importorskip("selenium.webdriver.common.by").By
+WebDriverWait = pytest.importorskip("selenium.webdriver.support.ui").WebDriverWait
+
+PHONE = "254712345678"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if binary is None:
+        pytest.skip("no Chromium on this machine")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options)
+    yield driver
+    driver.quit()
+
+
+def prompt_selector(checkout_request_id: str) -> str:
+    return f'div.prompt[data-checkout-request-id="{checkout_request_id}"]'
+
+
+def test_pay_with_pin_from_the_page(browser: Any, daraja: Daraja, receiver: CallbackReceiver) -> None:
+    checkout = daraja.stk_push(PHONE, amount=10)["CheckoutRequestID"]
+    browser.get(f"{daraja.base}/phone?msisdn={PHONE}")
+    wait = WebDriverWait(browser, 10)
+    prompt = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, prompt_selector(checkout)))
+    assert "KES 10" in prompt.text
+    assert "INV-001" in prompt.text
+    prompt.find_element(By.CSS_SELECTOR, "input.pin").send_keys("1234")
+    prompt.find_element(By.CSS_SELECTOR, "button.accept").click()
+    status = wait.until(
+        lambda d: d.find_element(By.ID, "status").text.startswith("Paid") and d.find_element(By.ID, "status")
+    )
+    callback = receiver.wait("/stk")[0].body["Body"]["stkCallback"]
+    receipt = next(i["Value"] for i in callback["CallbackMetadata"]["Item"] if i["Name"] == "MpesaReceiptNumber")
+    assert status.text == f"Paid KES 10 \u2014 receipt {receipt}"
+
+
+def test_watch_button_and_cancel(browser: Any, daraja: Daraja, receiver: CallbackReceiver) -> None:
+    browser.get(f"{daraja.base}/phone")
+    browser.find_element(By.ID, "msisdn").send_keys(PHONE)
+    browser.find_element(By.ID, "watch").click()
+    checkout = daraja.stk_push(PHONE)["CheckoutRequestID"]
+    wait = WebDriverWait(browser, 10)
+    prompt = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, prompt_selector(checkout)))
+    prompt.find_element(By.CSS_SELECTOR, "button.cancel").click()
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "Cancelled")
+    assert receiver.wait("/stk")[0].body["Body"]["stkCallback"]["ResultCode"] == 1032
