@@ -1,0 +1,180 @@
+"""Typed Daraja failures. Each says whether Daraja answered, and whether money may have moved.
+
+- `DarajaApiError`: Daraja answered with an error (`{requestId, errorCode, errorMessage}`, or an
+  error status without that body). The request was rejected; code and message are kept.
+- `DarajaResponseError`: Daraja answered something we cannot read (not JSON, a required field missing).
+- `DarajaTransportError`: no answer (connection refused, timeout, reset), after the allowed retries.
+- `OutcomeUnknownError`: a money-moving request may have been processed but we cannot tell
+  (read timeout, 5xx gateway answer, reset or unreadable answer after sending). It is never re-sent;
+  resolve it by query. Its `error_code` is "TIMEOUT", as in the integration guide.
+- `DeadlineExceededError`: not enough time was left to start the request; nothing was sent.
+- `TokenUnavailableError`: another container holds the token-refresh lease and did not finish in time.
+- `CircuitOpenError`: the circuit breaker is open; nothing was sent. It is both a DarajaError and
+  the seed's `CircuitBreakerError`, so either `except` catches it.
+"""
+
+from __future__ import annotations
+
+from mpesa.breaker import CircuitBreakerError
+
+INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
+STILL_PROCESSING_CODE = "500.001.1001"
+DUPLICATE_OCID_CODE = "500.002.1001"
+URLS_REGISTERED_CODE = "500.003.1001"  # also plain "Internal Server Error": the message decides
+# 5xx codes that are answers about the request (business outcomes), not signs of an unhealthy Daraja.
+BUSINESS_5XX_CODES = frozenset({STILL_PROCESSING_CODE, DUPLICATE_OCID_CODE})
+_BUSINESS_500_003_PHRASES = ("already registered", "duplicate notification")
+_STILL_PROCESSING_PHRASES = ("being processed", "still under processing")
+
+TIMEOUT_ERROR_CODE = "TIMEOUT"
+
+
+class DarajaError(Exception):
+    """Base class: every failure of a Daraja call. `api` names the operation ("stk_push", ...)."""
+
+    def __init__(self, api: str, message: str) -> None:
+        super().__init__(f"{api}: {message}")
+        self.api = api
+
+    @property
+    def is_upstream_failure(self) -> bool:
+        """True when this failure says Daraja is unhealthy (counts towards the circuit breaker)."""
+        return False
+
+
+class DarajaApiError(DarajaError):
+    """Daraja rejected the request. `error_code` is None when the error status carried no Daraja body."""
+
+    def __init__(
+        self,
+        api: str,
+        http_status: int,
+        error_code: str | None,
+        error_message: str,
+        request_id: str | None = None,
+    ) -> None:
+        shown = error_code or f"HTTP {http_status}"
+        super().__init__(api, f"{shown} {error_message}".strip())
+        self.http_status = http_status
+        self.error_code = error_code
+        self.error_message = error_message
+        self.request_id = request_id
+
+    @property
+    def is_invalid_token(self) -> bool:
+        return self.error_code in INVALID_TOKEN_CODES
+
+    @property
+    def is_still_processing(self) -> bool:
+        """STK query's pending answer; 500.001.1001 also means other things, so the message decides."""
+        message = self.error_message.lower()
+        return self.error_code == STILL_PROCESSING_CODE and any(p in message for p in _STILL_PROCESSING_PHRASES)
+
+    @property
+    def is_duplicate_originator_conversation_id(self) -> bool:
+        return self.error_code == DUPLICATE_OCID_CODE
+
+    @property
+    def is_upstream_failure(self) -> bool:
+        if self.http_status < 500 or self.error_code in BUSINESS_5XX_CODES:
+            return False
+        message = self.error_message.lower()
+        return not (self.error_code == URLS_REGISTERED_CODE and any(p in message for p in _BUSINESS_500_003_PHRASES))
+
+
+class InvalidAccessTokenError(DarajaApiError):
+    """404.001.03 / 400.003.01 / 401.002.01: the token expired or was revoked (one forced refresh)."""
+
+
+class StillProcessingError(DarajaApiError):
+    """500.001.1001 "The transaction is being processed": pending, keep polling."""
+
+
+class DuplicateOriginatorConversationIdError(DarajaApiError):
+    """500.002.1001: this OriginatorConversationID was accepted before; its outcome is pending."""
+
+
+def api_error(
+    api: str, http_status: int, error_code: str | None, error_message: str, request_id: str | None
+) -> DarajaApiError:
+    """The most specific DarajaApiError for an error answer."""
+    probe = DarajaApiError(api, http_status, error_code, error_message, request_id)
+    cls: type[DarajaApiError] = DarajaApiError
+    if probe.is_invalid_token:
+        cls = InvalidAccessTokenError
+    elif probe.is_still_processing:
+        cls = StillProcessingError
+    elif probe.is_duplicate_originator_conversation_id:
+        cls = DuplicateOriginatorConversationIdError
+    return cls(api, http_status, error_code, error_message, request_id)
+
+
+class DarajaResponseError(DarajaError):
+    """The answer could not be read: `problem` names what is wrong (never the token or a full MSISDN)."""
+
+    def __init__(self, api: str, http_status: int, problem: str) -> None:
+        super().__init__(api, f"unreadable answer (HTTP {http_status}): {problem}")
+        self.http_status = http_status
+        self.problem = problem
+
+    @property
+    def is_upstream_failure(self) -> bool:
+        return True
+
+
+class DarajaTransportError(DarajaError):
+    """No answer from Daraja after the allowed retries. `request_sent` is False only when surely not sent."""
+
+    def __init__(self, api: str, reason: str, *, request_sent: bool) -> None:
+        super().__init__(api, reason)
+        self.reason = reason
+        self.request_sent = request_sent
+
+    @property
+    def is_upstream_failure(self) -> bool:
+        return True
+
+
+class OutcomeUnknownError(DarajaError):
+    """A money-moving request may have been processed. Never re-send it: query its status.
+
+    `originator_conversation_id` is set for B2C (query Transaction Status with it); STK push has no
+    identifier to query until a callback arrives, so its ledger record goes to UNKNOWN for reconciliation.
+    """
+
+    error_code = TIMEOUT_ERROR_CODE
+
+    def __init__(
+        self,
+        api: str,
+        reason: str,
+        *,
+        http_status: int | None = None,
+        originator_conversation_id: str | None = None,
+    ) -> None:
+        super().__init__(api, f"outcome unknown ({reason}); not re-sent, resolve by query")
+        self.reason = reason
+        self.http_status = http_status
+        self.originator_conversation_id = originator_conversation_id
+
+    @property
+    def is_upstream_failure(self) -> bool:
+        return True
+
+
+class DeadlineExceededError(DarajaError):
+    """Too little time was left to start the request within the caller's deadline; nothing was sent."""
+
+
+class TokenUnavailableError(DarajaError):
+    """Another container is refreshing the OAuth token and did not finish within our wait."""
+
+
+class CircuitOpenError(DarajaError, CircuitBreakerError):
+    """The Daraja circuit is open (or half-open with its one trial taken): nothing was sent."""
+
+    def __init__(self, api: str, cause: CircuitBreakerError) -> None:
+        Exception.__init__(self, f"{api}: {cause}")  # both bases' __init__ would chain into each other
+        self.api = api
+        self.name = cause.name
+        self.retry_after_s = cause.retry_after_s

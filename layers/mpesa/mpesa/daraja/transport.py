@@ -1,0 +1,185 @@
+"""HTTP to Daraja: one pooled `requests.Session` per retry policy per container, urllib3 retries, deadlines.
+
+Two policies (see docs/daraja-client.md):
+
+- SAFE (OAuth, STK query, Transaction Status, Account Balance, C2B register, B2C v3 with our
+  OriginatorConversationID): network errors, connect and read, and HTTP 503/504 are retried.
+- CONNECT_ONLY (STK push, Reversal, C2B simulate: they move money and carry no idempotency key):
+  only failures before the request was sent (connection refused, connect timeout) are retried.
+
+The schedule is the integration guide's: 3 retries after 2 s, 4 s, 8 s (`backoff_factor` 2,
+factor·2^(n-1); urllib3's own schedule would start at 0 s). A retry is started only if its backoff
+plus a whole attempt (connect + read timeout) fits before the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import takewhile
+from types import TracebackType
+from typing import Any, Self
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ResponseError
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
+
+USER_AGENT = "mpesa-serverless/0.1 (+https://github.com/mpesa-serverless/mpesa-serverless)"
+RETRY_STATUSES = frozenset({503, 504})
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An instant on this process's monotonic clock by which a whole operation must be over."""
+
+    at: float
+
+    @classmethod
+    def within(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    @classmethod
+    def from_remaining_ms(cls, remaining_ms: Callable[[], int] | int, *, reserve_s: float = 1.0) -> Deadline:
+        """From a Lambda context's `get_remaining_time_in_millis`, keeping `reserve_s` to record results."""
+        millis = remaining_ms() if callable(remaining_ms) else remaining_ms
+        return cls.within(millis / 1000 - reserve_s)
+
+    def remaining_s(self) -> float:
+        return self.at - time.monotonic()
+
+    def earliest(self, other: Deadline | None) -> Deadline:
+        return self if other is None or self.at <= other.at else other
+
+
+@dataclass(frozen=True)
+class _Budget:
+    deadline: Deadline
+    attempt_s: float  # the longest one attempt can take: connect + read timeout
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("daraja_budget", default=None)
+
+
+@contextmanager
+def call_budget(deadline: Deadline, attempt_s: float) -> Iterator[None]:
+    """Retries started inside this block must fit `deadline` (the context var follows the thread)."""
+    token = _BUDGET.set(_Budget(deadline, attempt_s))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+class BoundedRetry(Retry):
+    """urllib3 Retry with the guide's 2/4/8 s schedule that never starts a retry the deadline cannot fit."""
+
+    def get_backoff_time(self) -> float:
+        consecutive = len(list(takewhile(lambda h: h.redirect_location is None, reversed(self.history))))
+        if consecutive == 0:
+            return 0.0
+        backoff: float = self.backoff_factor * (2 ** (consecutive - 1))
+        return max(0.0, min(self.backoff_max, backoff))
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        budget = _BUDGET.get()
+        if budget is not None and budget.deadline.remaining_s() < new_retry.get_backoff_time() + budget.attempt_s:
+            # No time for another whole attempt: stop here. For a retryable status urllib3 then returns
+            # the response itself (raise_on_status is False); for an error, the error surfaces.
+            reason = error or ResponseError(f"no time left to retry HTTP {response.status if response else '?'}")
+            raise MaxRetryError(_pool, url or "", reason) from reason  # type: ignore[arg-type]
+        return new_retry
+
+
+class RetryKind(StrEnum):
+    SAFE = "safe"
+    CONNECT_ONLY = "connect_only"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    kind: RetryKind
+    retries: int = 3
+    backoff_factor: float = 2.0
+
+    def build(self) -> BoundedRetry:
+        common: dict[str, Any] = {
+            "total": self.retries,
+            "connect": self.retries,
+            "redirect": 0,
+            "other": 0,
+            "backoff_factor": self.backoff_factor,
+            "backoff_jitter": 0.0,
+            "raise_on_status": False,
+            "raise_on_redirect": False,
+            "respect_retry_after_header": False,
+            "allowed_methods": None,  # POSTs too: the policy, not the verb, says what is safe
+        }
+        if self.kind is RetryKind.SAFE:
+            return BoundedRetry(read=self.retries, status=self.retries, status_forcelist=RETRY_STATUSES, **common)
+        # read=False: a read error (timeout, reset after sending) is re-raised at once, never retried.
+        return BoundedRetry(read=False, status=0, status_forcelist=frozenset(), **common)
+
+
+_sessions: dict[RetryPolicy, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(policy: RetryPolicy) -> requests.Session:
+    """The container-wide session for `policy` (created once, reused across invocations)."""
+    with _sessions_lock:
+        session = _sessions.get(policy)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(max_retries=policy.build(), pool_connections=4, pool_maxsize=16)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers["User-Agent"] = USER_AGENT
+            session.headers["Accept"] = "application/json"
+            session.trust_env = False  # no proxies or .netrc credentials picked up from the environment
+            _sessions[policy] = session
+        return session
+
+
+def request_not_sent(exc: requests.RequestException) -> bool:
+    """True only when the request surely never left: no connection was established."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    cause: object = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason
+    return isinstance(cause, NewConnectionError | ConnectTimeoutError)
+
+
+def describe_transport_error(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timeout"
+    cause: object = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason
+    if isinstance(cause, NewConnectionError):
+        return "connection refused or unreachable"
+    if isinstance(cause, ConnectTimeoutError):
+        return "connect timeout"
+    name = type(cause).__name__ if isinstance(cause, BaseException) else type(exc).__name__
+    if "ReadTimeout" in name:
+        return "read timeout"
+    return f"connection failed ({name})"
