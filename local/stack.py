@@ -1,0 +1,413 @@
+"""The local stack: moto server + the template's resources + handlers + HTTP front + schedules + simulator.
+
+Everything runs in one process (threads): moto must share the process with the handlers so that its
+Lambda backend can run them, and the front and the simulator are small werkzeug servers.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from local import project
+from local.aws import EventsLog, LocalResources, MotoServer, client, configure_moto
+from local.cfn import TemplateError
+from local.environ import install, split_common
+from local.front import Front, HttpServer
+from local.lambdas import FunctionRuntime, patch_moto_lambda
+from local.schedules import ScheduleLoop
+from local.template import FUNCTION_TYPES, STATE_MACHINE_TYPES, Schedule, StackModel
+
+HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PORT_VARIABLES = {"api": "LOCAL_API_PORT", "simulator": "LOCAL_SIMULATOR_PORT", "aws": "LOCAL_AWS_PORT"}
+DEFAULT_PORTS = {"api": 3000, "simulator": 3001, "aws": 3002}
+
+
+class StartupError(Exception):
+    """A problem the user can fix; `exit_code` 2 for a busy or invalid port."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "off", "no"}
+
+
+@dataclass
+class Settings:
+    ports: dict[str, int]
+    template: Path
+    stack_name: str = "mpesa-local"
+    events_log: Path = REPO_ROOT / ".local" / "events.log"
+    parameters: dict[str, str] = field(default_factory=dict)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    simulator: bool = True
+    schedules: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        ports: dict[str, int] = {}
+        for key, variable in PORT_VARIABLES.items():
+            raw = environ.get(variable, "") or str(DEFAULT_PORTS[key])
+            try:
+                port = int(raw)
+            except ValueError:
+                raise StartupError(f"{variable}={raw!r} is not a port number", exit_code=2) from None
+            if not 0 <= port <= 65535:
+                raise StartupError(f"{variable}={raw!r} is not a port number", exit_code=2)
+            ports[key] = port
+        template = Path(environ.get("LOCAL_TEMPLATE") or REPO_ROOT / "template.yaml")
+        events_log = Path(environ.get("LOCAL_EVENTS_LOG") or REPO_ROOT / ".local" / "events.log")
+        return cls(
+            ports=ports,
+            template=template.resolve(),
+            stack_name=environ.get("LOCAL_STACK_NAME") or "mpesa-local",
+            events_log=events_log.resolve(),
+            parameters={
+                k[len("LOCAL_PARAMETER_") :]: v for k, v in environ.items() if k.startswith("LOCAL_PARAMETER_")
+            },
+            env_overrides={k[len("LOCAL_ENV_") :]: v for k, v in environ.items() if k.startswith("LOCAL_ENV_")},
+            simulator=_flag(environ.get("LOCAL_SIMULATOR"), True),
+            schedules=_flag(environ.get("LOCAL_SCHEDULES"), True),
+        )
+
+
+class _LateApp:
+    """The front's port is bound before the handlers exist; until then it answers 503."""
+
+    def __init__(self) -> None:
+        self.app: Callable[..., Any] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.app is None:
+            return Response('{"message":"Service Unavailable"}', 503, content_type="application/json")(
+                environ, start_response
+            )
+        return self.app(environ, start_response)
+
+
+_print_lock = threading.Lock()
+
+
+def log(message: str) -> None:
+    with _print_lock:
+        sys.stdout.write(message.rstrip("\n") + "\n")
+        sys.stdout.flush()
+
+
+class LocalStack:
+    def __init__(self, settings: Settings, *, log: Callable[[str], None] = log) -> None:
+        self.settings = settings
+        self.log = log
+        self.front_server: HttpServer | None = None
+        self.simulator_server: Any = None
+        self.moto: MotoServer | None = None
+        self.model: StackModel | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.schedules: ScheduleLoop | None = None
+        self.events_log: EventsLog | None = None
+        self._late_app = _LateApp()
+        self._unpatch: Any = None
+        self.load_failures: dict[str, str] = {}
+        self.resources: LocalResources | None = None
+        self.front: Front | None = None
+
+    # -- URLs ---------------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        assert self.front_server is not None
+        return self.front_server.url
+
+    @property
+    def simulator_url(self) -> str | None:
+        return str(self.simulator_server.url) if self.simulator_server is not None else None
+
+    @property
+    def aws_url(self) -> str:
+        assert self.moto is not None
+        return self.moto.url
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        settings = self.settings
+        if not settings.template.is_file():
+            raise StartupError(f"template not found: {settings.template} (set LOCAL_TEMPLATE)")
+        environ = install()
+        self._bind_ports()
+        assert self.moto is not None
+        # The process environment every handler shares: local credentials and the local endpoint.
+        for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            environ.pop(variable, None)
+        # Daraja settings from your shell (perhaps real credentials) never leak into the local functions:
+        # they get the template's values, the local ones, and LOCAL_ENV_* only.
+        for variable in [name for name in environ if name.startswith(project.SHELL_PREFIXES_DROPPED)]:
+            environ.pop(variable, None)
+        environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "AWS_ENDPOINT_URL": self.moto.url,
+                "MOTO_PORT": str(self.moto.port),  # the Step Functions interpreter calls localhost:$MOTO_PORT
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12_local",
+            }
+        )
+        environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
+        configure_moto()
+        self.moto.start()
+        assert self.front_server is not None
+        self.front_server.start()  # answers 503 until the handlers are ready
+        if self.simulator_server is not None:
+            self.simulator_server.start()
+        try:
+            self.model = StackModel.load(settings.template, settings.stack_name, settings.parameters)
+            self._create_resources()
+            self._start_handlers()
+        except (TemplateError, KeyError, ValueError) as exc:  # ScheduleError is a ValueError
+            raise StartupError(f"{settings.template}: {type(exc).__name__}: {exc}") from exc
+        self._start_front()
+        if self.events_log is not None:
+            self.events_log.start()
+        if self.schedules is not None:
+            self.schedules.start()
+
+    def check_ports(self) -> None:
+        """Fail with one clear line, before anything starts, if a port cannot be bound."""
+        for which in PORT_VARIABLES:
+            if which == "simulator" and not self.settings.simulator:
+                continue
+            port = self.settings.ports[which]
+            if port == 0:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's servers do
+                try:
+                    probe.bind((HOST, port))
+                except OSError as exc:
+                    raise self._busy(which, exc) from None
+
+    def _bind_ports(self) -> None:
+        self.check_ports()
+        settings = self.settings
+        # werkzeug's make_server prints and exits on a bind error: SystemExit means the port was taken
+        # between the check and now.
+        try:
+            self.front_server = HttpServer(HOST, settings.ports["api"], self._late_app, "api")
+        except (OSError, SystemExit) as exc:
+            raise self._busy("api", exc) from None
+        if settings.simulator:
+            from simulator.config import SimulatorConfig
+            from simulator.server import SimulatorServer
+
+            try:
+                self.simulator_server = SimulatorServer(HOST, settings.ports["simulator"], SimulatorConfig.from_env())
+            except (OSError, SystemExit) as exc:
+                raise self._busy("simulator", exc) from None
+        try:
+            self.moto = MotoServer(HOST, settings.ports["aws"])
+        except (OSError, SystemExit) as exc:
+            raise self._busy("aws", exc) from None
+
+    def _busy(self, which: str, exc: BaseException) -> StartupError:
+        self.stop()
+        port = self.settings.ports[which]
+        variable = PORT_VARIABLES[which]
+        in_use = not isinstance(exc, OSError) or exc.errno == errno.EADDRINUSE
+        reason = "is already in use" if in_use else f"cannot be bound ({getattr(exc, 'strerror', exc)})"
+        return StartupError(f"port {port} on {HOST} {reason}: set {variable} to a free port", exit_code=2)
+
+    def _create_resources(self) -> None:
+        assert self.model is not None
+        assert self.moto is not None
+        values: dict[str, str] = {}
+        if self.simulator_server is not None:
+            values = project.secret_values(
+                self.simulator_server.config, self.simulator_server.certificate_pem, project.callback_secret()
+            )
+        resources = LocalResources(self.model, self.moto.url, self.log)
+        resources.create_all(values)
+        self.resources = resources
+        if resources.events_queue_url:
+            self.events_log = EventsLog(
+                self.moto.url, self.model.region, resources.events_queue_url, self.settings.events_log, self.log
+            )
+
+    def _start_handlers(self) -> None:
+        assert self.model is not None
+        model = self.model
+        environments = {
+            logical_id: project.function_environment(
+                model.function_environment(logical_id),
+                api_url=self.api_url,
+                simulator_url=self.simulator_url,
+                overrides=self.settings.env_overrides,
+            )
+            for logical_id in model.of_type(*FUNCTION_TYPES)
+        }
+        common, per_function = split_common(environments)
+        os.environ.update(common)
+        self.runtime = FunctionRuntime(model, install(), per_function, log=self.log)
+        self._unpatch = patch_moto_lambda(self.runtime, self.log)
+        self._unpatch.__enter__()
+        self.load_failures = self.runtime.load_all()
+        if self.settings.schedules:
+            self.schedules = ScheduleLoop(
+                model.schedules(), self._fire, region=model.region, account_id=model.account_id, log=self.log
+            )
+
+    def _fire(self, schedule: Schedule, payload: dict[str, Any] | str) -> None:
+        assert self.model is not None
+        assert self.runtime is not None
+        assert self.moto is not None
+        self.log(f"sched  {schedule.name} -> {schedule.target}")
+        if schedule.target in self.model.of_type(*STATE_MACHINE_TYPES):
+            sfn = client("stepfunctions", self.moto.url, self.model.region)
+            # Always named: moto's interpreter names an unnamed execution "None", so a second one would clash.
+            name = f"{schedule.name.replace('.', '-')[:40]}-{uuid.uuid4().hex}"
+            sfn.start_execution(stateMachineArn=self.model.refs[schedule.target], name=name, input=json.dumps(payload))
+        else:
+            self.runtime.invoke(schedule.target, payload)
+
+    def _openapi_documents(self) -> list[dict[str, Any]]:
+        documents = []
+        assert self.runtime is not None
+        for logical_id in self.runtime.functions:
+            module = self.runtime.module(logical_id)
+            resolver = getattr(module, "app", None) if module is not None else None
+            if resolver is None or not hasattr(resolver, "get_openapi_json_schema"):
+                continue
+            try:
+                documents.append(json.loads(resolver.get_openapi_json_schema()))
+            except Exception as exc:  # noqa: BLE001 (one bad document must not hide the others)
+                self.log(f"[{logical_id}] no OpenAPI document: {type(exc).__name__}: {exc}")
+        return documents
+
+    def _start_front(self) -> None:
+        assert self.model is not None
+        assert self.runtime is not None
+        front = Front(
+            self.model.routes(),
+            self.runtime.invoke,
+            openapi=self._openapi_documents,
+            local_routes={"/_local": self._local_api},
+            title=_title(self.model.template),
+            log=self.log,
+        )
+        self.front = front
+        self._late_app.app = front
+
+    def _local_api(self, request: Request) -> Response:
+        path = request.path
+        if path == "/_local/health":
+            return _json({"status": "ok", **self.urls()})
+        if path == "/_local/routes":
+            assert self.model is not None
+            return _json([{"route": r.route_key, "function": r.function} for r in self.model.routes()])
+        if path == "/_local/schedules" and request.method == "GET":
+            return _json(self.schedules.describe() if self.schedules else [])
+        if path.startswith("/_local/schedules/") and path.endswith("/run") and request.method == "POST":
+            name = path[len("/_local/schedules/") : -len("/run")]
+            if self.schedules is None or name not in self.schedules.entries:
+                return _json({"message": f"no schedule {name!r}"}, 404)
+            return _json(self.schedules.run_now(name))
+        return _json({"message": "Not Found"}, 404)
+
+    def urls(self) -> dict[str, str]:
+        urls = {
+            "api": self.api_url,
+            "swagger_ui": f"{self.api_url}/docs",
+            "openapi": f"{self.api_url}/openapi.json",
+            "aws": self.aws_url,
+            "events_log": str(self.settings.events_log),
+        }
+        if self.simulator_url is not None:
+            urls["simulator"] = self.simulator_url
+            urls["phone"] = f"{self.simulator_url}/phone"
+        return urls
+
+    def banner(self) -> str:
+        assert self.model is not None
+        assert self.runtime is not None
+        urls = self.urls()
+        lines = [
+            f"Local stack is up: {self.settings.template.name}, stack {self.settings.stack_name!r}, on {HOST} only",
+            f"  API              {urls['api']}",
+            f"  Swagger UI       {urls['swagger_ui']}   (OpenAPI: {urls['openapi']})",
+        ]
+        if "phone" in urls:
+            lines.append(f"  Virtual phone    {urls['phone']}")
+            lines.append(f"  Daraja simulator {urls['simulator']}")
+        lines.append(f"  Local AWS (moto) {urls['aws']}")
+        lines.append(f"  Events log       {urls['events_log']}")
+        routes = self.model.routes()
+        lines.append(f"Routes ({len(routes)}):")
+        lines.extend(f"  {route.route_key:<45} -> {route.function}" for route in routes)
+        if self.schedules is not None and self.schedules.entries:
+            lines.append("Schedules (run one now: POST /_local/schedules/<name>/run):")
+            for item in self.schedules.describe():
+                state = f"next {item['next_run']}" if item["enabled"] else "disabled in the template"
+                lines.append(f"  {item['name']:<45} {item['expression']} ({state})")
+        for logical_id, error in self.load_failures.items():
+            lines.append(f"WARNING: {logical_id} could not be imported ({error}); its routes answer 502")
+        if any(route.route_key == "POST /v1/payments/stk-push" for route in routes):
+            lines.append("Try a payment (then open the virtual phone, or use 254708374149 which succeeds by itself):")
+            lines.append("  " + project.sample_curl(urls["api"]))
+        lines.append("Ctrl-C stops everything.")
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        """Stop everything: first what takes or makes work (in parallel), then the local AWS."""
+        first = [
+            component.stop
+            for component in (self.schedules, self.events_log, self.front_server, self.simulator_server)
+            if component is not None
+        ]
+        threads = [threading.Thread(target=self._stop_one, args=(stopper,), daemon=True) for stopper in first]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        if self.moto is not None:
+            self._stop_one(self.moto.stop)
+        self.schedules = self.events_log = self.front_server = self.simulator_server = self.moto = None
+        if self._unpatch is not None:
+            self._unpatch.__exit__(None, None, None)
+            self._unpatch = None
+
+    def _stop_one(self, stopper: Callable[[], None]) -> None:
+        try:
+            stopper()
+        except Exception as exc:  # noqa: BLE001 (stop the rest anyway)
+            self.log(f"while stopping: {type(exc).__name__}: {exc}")
+
+
+def _title(template: Mapping[str, Any]) -> str:
+    """The API's title for Swagger UI: the template Description's first clause."""
+    description = str(template.get("Description") or "Local API").strip()
+    return description.split("\n")[0].split(":")[0].strip()[:80] or "Local API"
+
+
+def _prefixed(environ: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {key[len(prefix) :]: value for key, value in environ.items() if key.startswith(prefix) and key != prefix}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data), status=status, content_type="application/json")
