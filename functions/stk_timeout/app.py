@@ -1,0 +1,38 @@
+"""Task of the STK timeout state machine: resolve one step, or mark the payment UNKNOWN.
+
+Input {"action": "resolve", "transaction_id", "attempt", "max_attempts"} → {"settled", "status",
+"attempt", "exhausted"}; {"action": "mark_unknown", "transaction_id"} → {"status", "changed"}.
+Transient Daraja trouble raises DarajaUnavailableError, which the state machine retries with back-off.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from mpesa import runtime
+
+logger = Logger()
+tracer = Tracer()
+
+
+class TimeoutTask(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    action: str = Field(pattern="^(resolve|mark_unknown)$")
+    transaction_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    attempt: int = Field(0, ge=0)
+    max_attempts: int = Field(5, ge=1, le=50)
+    reason: str = "no final answer from M-Pesa within the timeout flow"
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = TimeoutTask.model_validate(event)
+    logger.append_keys(transaction_id=task.transaction_id)
+    payments = runtime.stk_payments()
+    if task.action == "mark_unknown":
+        return payments.mark_unknown(task.transaction_id, task.reason)
+    return payments.resolve(task.transaction_id, task.attempt, task.max_attempts)

@@ -1,0 +1,199 @@
+"""Callback handling: duplicates, races, late and unknown callbacks, authentication."""
+
+import json
+import threading
+import uuid
+
+import boto3
+import pytest
+
+from mpesa import runtime
+from mpesa.callback_auth import sign
+from tests.integration.stk.test_stk_api import body_for, push, settled, status
+from tests.support.apigw import call, http_event
+from tests.support.stack import wait_for
+
+SIGNED_ROUTE = "/v1/hooks/stk/{transaction_id}/{signature}"
+GUIDE_ROUTE = "/v1/webhooks/mpesa/stkpush"
+
+
+def stk_callback(checkout_request_id, result_code=0, amount=10, receipt="RKT1AB2CD3", phone=254712345678):
+    callback = {
+        "MerchantRequestID": "29115-34620561-1",
+        "CheckoutRequestID": checkout_request_id,
+        "ResultCode": result_code,
+        "ResultDesc": "The service request is processed successfully." if result_code == 0 else "Failed",
+    }
+    if result_code == 0:
+        callback["CallbackMetadata"] = {
+            "Item": [
+                {"Name": "Amount", "Value": amount},
+                {"Name": "MpesaReceiptNumber", "Value": receipt},
+                {"Name": "Balance"},
+                {"Name": "TransactionDate", "Value": 20261126102115},
+                {"Name": "PhoneNumber", "Value": phone},
+            ]
+        }
+    return {"Body": {"stkCallback": callback}}
+
+
+def deliver(handlers, payload, transaction_id=None, *, signature=None, source_ip="127.0.0.1", raw=None):
+    if transaction_id is None:
+        path, route = GUIDE_ROUTE, GUIDE_ROUTE
+    else:
+        secret = runtime.settings().callback_secret.get_secret_value()
+        signature = signature or sign(secret, "stk", transaction_id)
+        path, route = f"/v1/hooks/stk/{transaction_id}/{signature}", SIGNED_ROUTE
+    event = http_event("POST", path, route=route, body=raw if raw is not None else payload, source_ip=source_ip)
+    return call(handlers["stk_callback"], event)
+
+
+def before_answer(monkeypatch, deliver_callback):
+    """Daraja's callback reaches us before its answer to the push does (they race in real life)."""
+    real_gateway = runtime.gateway()
+
+    class CallbackFirst:
+        def stk_push(self, **kwargs):
+            accepted = real_gateway.stk_push(**kwargs)
+            deliver_callback(accepted, kwargs["callback_url"])
+            return accepted
+
+        def stk_query(self, checkout_request_id):
+            return real_gateway.stk_query(checkout_request_id)
+
+    monkeypatch.setattr(runtime.stk_payments(), "_gateway", CallbackFirst)
+
+
+def pending_payment(stack, handlers, simulator):
+    """A push to a number nobody answers, with the simulator's own callbacks dropped."""
+    simulator.configure(callback_mode="drop")
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+    assert code == 202
+    return accepted
+
+
+def test_concurrent_duplicate_callbacks_settle_once_and_publish_one_event(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    payload = stk_callback(accepted["checkout_request_id"])
+    answers = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(deliver(handlers, payload, accepted["transaction_id"])))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [code for code, _ in answers] == [200] * 8
+    assert all(body == {"ResultCode": 0, "ResultDesc": "Accepted"} for _, body in answers)
+    payment = settled(handlers, accepted["transaction_id"])
+    assert payment["status"] == "SUCCESS"
+    assert payment["receipt"] == "RKT1AB2CD3"
+    events = stack.of(accepted["transaction_id"])
+    assert [e["detail-type"] for e in events] == ["payment.succeeded"]
+
+
+def test_duplicate_delivery_through_both_routes_changes_nothing_more(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    payload = stk_callback(accepted["checkout_request_id"], result_code=1032)
+    assert deliver(handlers, payload, accepted["transaction_id"])[0] == 200
+    first = settled(handlers, accepted["transaction_id"])
+    assert deliver(handlers, payload)[0] == 200  # the guide's route, correlated by CheckoutRequestID
+    assert status(handlers, accepted["transaction_id"])[1] == first
+    assert len(stack.of(accepted["transaction_id"])) == 1
+
+
+def test_late_success_after_a_final_failure_is_kept_and_flagged(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
+    deliver(handlers, stk_callback(cid, result_code=1037), txn_id)
+    assert settled(handlers, txn_id)["status"] == "TIMEOUT"
+    assert deliver(handlers, stk_callback(cid, receipt="LATE123456"), txn_id)[0] == 200
+    payment = status(handlers, txn_id)[1]
+    assert payment["status"] == "TIMEOUT"  # final states are immutable...
+    assert payment["flags"] == ["LATE_SUCCESS"]  # ...but the confirmed payment is kept and flagged
+    item = boto3.resource("dynamodb").Table("TransactionsTable").get_item(Key={"pk": f"txn#{txn_id}"})["Item"]
+    assert item["late_success"]["receipt"] == "LATE123456"
+    kinds = [e["detail-type"] for e in wait_for(lambda: len(stack.of(txn_id)) >= 2 and stack.of(txn_id))]
+    assert kinds == ["payment.timed_out", "payment.late_success"]
+
+
+def test_unknown_checkout_request_id_is_stored_not_dropped(stack, handlers):
+    cid = f"ws_CO_{uuid.uuid4().hex[:20]}"
+    code, body = deliver(handlers, stk_callback(cid))
+    assert code == 200
+    assert body["ResultCode"] == 0
+    items = boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"]
+    assert [i["record_type"] for i in items] == ["unmatched_stk"]
+    assert items[0]["checkout_request_id"] == cid
+    assert json.loads(items[0]["body"])["Body"]["stkCallback"]["CheckoutRequestID"] == cid
+
+
+def test_callback_that_arrives_before_the_checkout_id_is_stored(stack, handlers, simulator, monkeypatch):
+    """The guide's route cannot name the transaction: the callback waits as unmatched and is applied
+    when the push's answer stores the CheckoutRequestID."""
+    before_answer(monkeypatch, lambda accepted, _: deliver(handlers, stk_callback(accepted.checkout_request_id)))
+    simulator.configure(callback_mode="drop")
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+    assert code == 202
+    payment = settled(handlers, accepted["transaction_id"])
+    assert payment["status"] == "SUCCESS"
+    assert payment["receipt"] == "RKT1AB2CD3"
+    unmatched = [
+        i
+        for i in boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"]
+        if i["record_type"] == "unmatched_stk"
+    ]
+    assert unmatched[0]["applied_to"] == accepted["transaction_id"]
+
+
+def test_signed_callback_settles_even_before_the_checkout_id_is_stored(stack, handlers, simulator, monkeypatch):
+    def cancelled_callback_first(accepted, callback_url):
+        transaction_id = callback_url.rstrip("/").split("/")[-2]
+        deliver(handlers, stk_callback(accepted.checkout_request_id, result_code=1032), transaction_id)
+
+    before_answer(monkeypatch, cancelled_callback_first)
+    simulator.configure(callback_mode="drop")
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+    assert code == 202
+    assert accepted["status"] == "CANCELLED"
+    assert accepted["checkout_request_id"].startswith("ws_CO_")
+
+
+@pytest.mark.parametrize(
+    ("signature", "source_ip"),
+    [("0" * 32, "127.0.0.1"), ("not-hex", "127.0.0.1"), (None, "203.0.113.9")],
+)
+def test_forged_callbacks_are_refused_and_change_nothing(stack, handlers, simulator, signature, source_ip):
+    accepted = pending_payment(stack, handlers, simulator)
+    payload = stk_callback(accepted["checkout_request_id"])
+    code, body = deliver(handlers, payload, accepted["transaction_id"], signature=signature, source_ip=source_ip)
+    assert code == 403
+    assert status(handlers, accepted["transaction_id"])[1]["status"] == "PENDING"
+
+
+def test_callback_that_disagrees_on_amount_is_not_applied(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    payload = stk_callback(accepted["checkout_request_id"], amount=1)
+    assert deliver(handlers, payload, accepted["transaction_id"])[0] == 200
+    payment = status(handlers, accepted["transaction_id"])[1]
+    assert payment["status"] == "PENDING"
+    assert payment["flags"] == ["CALLBACK_MISMATCH"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[]",
+        json.dumps({"Body": {}}),
+        json.dumps({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1"}}}),
+        json.dumps({"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0}}}),
+        "x" * 70_000,
+    ],
+)
+def test_malformed_callbacks_get_4xx_and_write_nothing(stack, handlers, raw):
+    code, body = deliver(handlers, None, raw=raw)
+    assert 400 <= code < 500
+    assert "Traceback" not in json.dumps(body)
+    assert boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"] == []

@@ -1,0 +1,110 @@
+"""The STK timeout state machine, executed by moto's ASL interpreter with the real handlers in-process."""
+
+import pytest
+
+from tests.integration.stk.test_stk_api import body_for, push, settled, status
+from tests.support.sfn import deploy_state_machine, fast_forward_time, inprocess_lambdas, run_to_end, states_entered
+from tests.support.stack import accept_prompt, inject_fault, simulator_requests, wait_for
+
+QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+
+
+@pytest.fixture
+def machine(stack, handlers):
+    arn, _ = deploy_state_machine("stk_timeout.asl.json", {"StkTimeoutFunctionArn": "StkTimeoutFunction"})
+    with inprocess_lambdas({"StkTimeoutFunction": handlers["stk_timeout"]}):
+        yield arn
+
+
+def flow_input(transaction_id, max_attempts=3):
+    return {
+        "transaction_id": transaction_id,
+        "wait_seconds": 60,
+        "query_interval_seconds": 30,
+        "max_attempts": max_attempts,
+        "resolution": {"attempt": 0},
+    }
+
+
+def test_callback_arrived_first_no_query_is_made(stack, handlers, simulator, machine):
+    code, accepted = push(handlers, body_for())  # 254708374149 pays, and the callback settles it
+    assert settled(handlers, accepted["transaction_id"])["status"] == "SUCCESS"
+    with fast_forward_time() as waited:
+        run = run_to_end(machine, flow_input(accepted["transaction_id"]))
+    assert run["description"]["status"] == "SUCCEEDED"
+    assert states_entered(run["history"]) == ["WaitForCallback", "Resolve", "Settled?", "Done"]
+    assert waited == [("wait", 60)]
+    assert simulator_requests(simulator, QUERY_PATH) == []
+
+
+def test_pending_then_success_is_settled_by_query(stack, handlers, simulator, machine):
+    simulator.configure(callback_mode="drop")  # only the query can tell
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+
+    def customer_pays_during_the_second_wait(wait_number):
+        if wait_number == 2:
+            accept_prompt(simulator, accepted["checkout_request_id"])
+
+    with fast_forward_time(customer_pays_during_the_second_wait) as waited:
+        run = run_to_end(machine, flow_input(accepted["transaction_id"], max_attempts=5))
+    assert run["description"]["status"] == "SUCCEEDED"
+    assert states_entered(run["history"]) == [
+        "WaitForCallback",
+        "Resolve",
+        "Settled?",
+        "WaitBeforeNextQuery",
+        "Resolve",
+        "Settled?",
+        "Done",
+    ]
+    assert waited == [("wait", 60), ("wait", 30)]
+    payment = status(handlers, accepted["transaction_id"])[1]
+    assert payment["status"] == "SUCCESS"
+    assert payment["settled_by"] == "query"
+    assert len(simulator_requests(simulator, QUERY_PATH)) == 2
+    assert [e["detail-type"] for e in stack.of(accepted["transaction_id"])] == ["payment.succeeded"]
+
+
+def test_never_answered_ends_unknown_after_bounded_queries(stack, handlers, simulator, machine):
+    simulator.configure(callback_mode="drop")
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+    with fast_forward_time():
+        run = run_to_end(machine, flow_input(accepted["transaction_id"], max_attempts=3))
+    assert run["description"]["status"] == "SUCCEEDED"
+    entered = states_entered(run["history"])
+    assert entered.count("Resolve") == 3
+    assert entered[-2:] == ["MarkUnknown", "Done"]
+    payment = status(handlers, accepted["transaction_id"])[1]
+    assert payment["status"] == "UNKNOWN"
+    assert len(simulator_requests(simulator, QUERY_PATH)) == 3
+    assert [e["detail-type"] for e in stack.of(accepted["transaction_id"])] == ["payment.outcome_unknown"]
+
+
+def test_failing_task_is_retried_then_caught(stack, handlers, simulator, machine):
+    simulator.configure(callback_mode="drop")
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+    inject_fault(simulator, path=QUERY_PATH, kind="malformed", count=50)
+    with fast_forward_time() as waited:
+        run = run_to_end(machine, flow_input(accepted["transaction_id"]))
+    assert run["description"]["status"] == "SUCCEEDED"
+    failures = [e for e in run["history"] if e["type"] == "TaskFailed"]
+    assert failures
+    assert all(f["taskFailedEventDetails"]["error"] == "DarajaUnavailableError" for f in failures)
+    assert [w for w in waited if w[0] == "retry"] == [("retry", 10), ("retry", 20), ("retry", 40)]
+    assert states_entered(run["history"])[-2:] == ["MarkUnknown", "Done"]
+    assert status(handlers, accepted["transaction_id"])[1]["status"] == "UNKNOWN"
+
+
+def test_the_flow_started_by_the_push_resolves_the_payment(stack, handlers, simulator, machine, monkeypatch):
+    """The initiation Lambda starts the execution itself (named after the transaction)."""
+    from mpesa import runtime
+
+    monkeypatch.setenv("STK_TIMEOUT_STATE_MACHINE_ARN", machine)
+    monkeypatch.setenv("STK_QUERY_MAX_ATTEMPTS", "2")
+    runtime.reset()
+    simulator.configure(callback_mode="drop")
+    with fast_forward_time():
+        code, accepted = push(handlers, body_for(phone="254712345678"))
+        payment = wait_for(lambda: (p := status(handlers, accepted["transaction_id"])[1])["status"] == "UNKNOWN" and p)
+    assert payment["status"] == "UNKNOWN"
+    assert payment["result_desc"] == "no final answer from M-Pesa within the timeout flow"
