@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mpesa import runtime
+from mpesa.daraja.transport import Deadline
 from mpesa.ledger import now_utc
 
 logger = Logger()
@@ -18,11 +19,12 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    counts = runtime.stk_payments().sweep(now_utc())
+    deadline = Deadline.from_remaining_ms(context.get_remaining_time_in_millis, reserve_s=5)
+    counts = runtime.stk_payments().sweep(now_utc(), deadline=deadline)
     for name, value in counts.items():
         metrics.add_metric(name=f"Sweep_{name}", unit=MetricUnit.Count, value=value)
     logger.info("sweep finished", extra=counts)

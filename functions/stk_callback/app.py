@@ -37,27 +37,34 @@ def signed_callback(transaction_id: str, signature: str) -> Response[str]:
         logger.warning("callback refused: bad URL signature", extra={"source_ip": _source_ip()})
         metrics.add_metric(name="CallbackRefused", unit=MetricUnit.Count, value=1)
         return error(403, "forbidden", "forbidden")
-    return _handle(transaction_id)
+    return _handle(transaction_id, signed=True)
 
 
 @app.post("/v1/webhooks/mpesa/stkpush", include_in_schema=False)
 def seed_route_callback() -> Response[str]:
-    return _handle(None)
+    return _handle(None, signed=False)
 
 
-def _handle(transaction_id: str | None) -> Response[str]:
+def _handle(transaction_id: str | None, *, signed: bool) -> Response[str]:
+    """`signed`: the URL's HMAC proved the sender got it from us. Such a body is kept even when it cannot
+    be applied (a source IP missing from a list that changes, a shape we do not know): Daraja does not
+    send a callback twice, and it may confirm a payment."""
     source_ip = _source_ip()
+    body = app.current_event.decoded_body or ""
+    if len(body.encode()) > MAX_BODY_BYTES:
+        return error(413, "payload_too_large", "callback body too large")
     if not _allowlist().allows(source_ip):
         logger.warning("callback refused: source IP not allowed", extra={"source_ip": source_ip})
         metrics.add_metric(name="CallbackRefused", unit=MetricUnit.Count, value=1)
+        if signed:
+            runtime.stk_payments().keep_unapplied(body, source_ip, "signed URL but source IP not allowed")
         return error(403, "forbidden", "forbidden")
-    body = app.current_event.body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
-        return error(413, "payload_too_large", "callback body too large")
     try:
-        callback = parse_stk_callback(app.current_event.decoded_body or "")
+        callback = parse_stk_callback(body)
     except CallbackPayloadError as exc:
         logger.warning("callback refused: invalid payload", extra={"field": exc.field, "problem": exc.message})
+        if signed:
+            runtime.stk_payments().keep_unapplied(body, source_ip, f"unreadable: {exc.field}: {exc.message}")
         return error(400, "invalid_callback", f"{exc.field}: {exc.message}")
     result = runtime.stk_payments().apply_callback(
         callback, transaction_id=transaction_id, raw_body=body, source_ip=source_ip
@@ -75,7 +82,7 @@ def _source_ip() -> str:
     return str(app.current_event.request_context.http.source_ip or "")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -21,10 +21,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from mpesa import runtime
+from mpesa.daraja.transport import Deadline
 from mpesa.http import error, json_response, new_resolver, precheck_json
 from mpesa.markets import Country
 from mpesa.money import parse_amount
-from mpesa.stk import Initiation, Upstream, validate_request
+from mpesa.stk import IdempotencyConflictError, Initiation, StkPaymentRequest, Upstream, validate_request
 
 logger = Logger()
 tracer = Tracer()
@@ -86,6 +87,7 @@ def create_stk_push(
         transaction_desc=body.transaction_desc,
         settings=settings,
     )
+    caller = _caller(app.current_event.raw_event)
     payload = {
         "country": request.country,
         "msisdn": request.msisdn,
@@ -94,8 +96,8 @@ def create_stk_push(
         "transaction_desc": request.transaction_desc,
     }
     try:
-        stored = initiate(request={"idempotency_key": idempotency_key, "payload": payload})
-    except IdempotencyValidationError:
+        stored = initiate(request={"idempotency_key": f"{caller}\n{idempotency_key}", "payload": payload})
+    except (IdempotencyValidationError, IdempotencyConflictError):
         return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
     except IdempotencyAlreadyInProgressError:
         return error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
@@ -113,15 +115,32 @@ class NotSentError(Exception):
         self.message = message
 
 
+def _caller(event: dict[str, Any]) -> str:
+    """Idempotency keys are the caller's own: two IAM principals may pick the same key."""
+    iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
+    return str(iam.get("userArn") or iam.get("accountId") or "anonymous")
+
+
 @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=idempotency)
 def initiate(request: dict[str, Any]) -> dict[str, Any]:
-    from mpesa.stk import StkPaymentRequest
-
-    result = runtime.stk_payments().initiate(StkPaymentRequest(**request["payload"]))
+    result = runtime.stk_payments().initiate(
+        StkPaymentRequest(**request["payload"]),
+        request_key=request["idempotency_key"],
+        deadline=_deadline(),
+    )
     metrics.add_metric(name=f"StkPush_{result.upstream.value}", unit=MetricUnit.Count, value=1)
     if result.upstream is Upstream.NOT_SENT:
         raise NotSentError(result.transaction.transaction_id, "M-Pesa could not be reached; nothing was sent")
     return _response(result)
+
+
+def _deadline() -> Deadline:
+    """Finish before API Gateway's 30 s and the function's own timeout, with room to record the answer."""
+    gateway = Deadline.within(API_GATEWAY_BUDGET_S)
+    return Deadline.from_remaining_ms(app.lambda_context.get_remaining_time_in_millis, reserve_s=3).earliest(gateway)
+
+
+API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
 
 
 def _response(result: Initiation) -> dict[str, Any]:
@@ -139,10 +158,9 @@ def _response(result: Initiation) -> dict[str, Any]:
             "callback or reconciliation. Do not retry with a new Idempotency-Key."
         )
         return {"status_code": 202, "body": body}
-    # Rejected by Daraja: the caller's mistake (4xx) or Daraja's trouble (502).
-    exc = result.error
-    code = getattr(exc, "error_code", None) or ""
-    message = getattr(exc, "error_message", str(exc))
+    # Rejected by Daraja: the caller's mistake (4xx) or Daraja's trouble (502). Read from the record,
+    # so a replay answers exactly as the first request did.
+    code, message = txn.result_code or "", txn.result_desc or ""
     body.update({"error": "rejected_by_mpesa", "mpesa_error_code": code, "message": message})
     status = 502
     if code.startswith("400.002"):
@@ -154,7 +172,7 @@ def _response(result: Initiation) -> dict[str, Any]:
     return {"status_code": status, "body": body}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpesa import runtime
+from mpesa.daraja.transport import Deadline
 
 logger = Logger()
 tracer = Tracer()
@@ -27,7 +28,7 @@ class TimeoutTask(BaseModel):
     reason: str = "no final answer from M-Pesa within the timeout flow"
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = TimeoutTask.model_validate(event)
@@ -35,4 +36,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payments = runtime.stk_payments()
     if task.action == "mark_unknown":
         return payments.mark_unknown(task.transaction_id, task.reason)
-    return payments.resolve(task.transaction_id, task.attempt, task.max_attempts)
+    deadline = Deadline.from_remaining_ms(context.get_remaining_time_in_millis, reserve_s=2)
+    return payments.resolve(task.transaction_id, task.attempt, task.max_attempts, deadline=deadline)

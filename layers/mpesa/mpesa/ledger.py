@@ -90,6 +90,24 @@ class Transaction:
     flags: tuple[str, ...] = ()
     late_success: Mapping[str, Any] | None = None
     event_published: bool = False
+    late_event_published: bool = True
+
+    @classmethod
+    def placeholder(cls, transaction_id: str, checkout_request_id: str | None) -> "Transaction":
+        """What an answer can say when the record cannot be read back: it exists and is pending."""
+        return cls(
+            transaction_id=transaction_id,
+            status=TransactionStatus.PENDING,
+            country="",
+            currency="",
+            amount=0,
+            msisdn="",
+            account_reference="",
+            transaction_desc="",
+            created_at="",
+            updated_at="",
+            checkout_request_id=checkout_request_id,
+        )
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "Transaction":
@@ -115,6 +133,7 @@ class Transaction:
             flags=tuple(sorted(str(f) for f in item.get("flags", ()))),
             late_success=item.get("late_success"),
             event_published=bool(item.get("event_published", False)),
+            late_event_published=bool(item.get("late_event_published", True)),
         )
 
 
@@ -148,6 +167,14 @@ class TransactionNotFoundError(LookupError):
     pass
 
 
+class TransactionExistsError(Exception):
+    """A record with this transaction id exists already (a replayed request)."""
+
+    def __init__(self, transaction: "Transaction") -> None:
+        super().__init__(transaction.transaction_id)
+        self.transaction = transaction
+
+
 class TransactionStore:
     def __init__(self, table_name: str, *, table: "Table | None" = None) -> None:
         self._table = table or boto3.resource("dynamodb").Table(table_name)
@@ -176,12 +203,23 @@ class TransactionStore:
         return [Transaction.from_item(item) for item in response.get("Items", [])]
 
     def reschedule(self, transaction_id: str, next_check_at: datetime) -> None:
-        self._table.update_item(
-            Key={"pk": _txn_pk(transaction_id)},
-            UpdateExpression="SET next_check_at = :n",
-            ConditionExpression="attribute_exists(pending_bucket)",
-            ExpressionAttributeValues={":n": iso(next_check_at)},
-        )
+        """Look at an open record again later. A record that settled meanwhile is left alone."""
+        try:
+            self._table.update_item(
+                Key={"pk": _txn_pk(transaction_id)},
+                UpdateExpression="SET next_check_at = :n",
+                ConditionExpression="pending_bucket = :bucket AND #status IN (:pending, :unknown)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":n": iso(next_check_at),
+                    ":bucket": PENDING_BUCKET,
+                    ":pending": TransactionStatus.PENDING.value,
+                    ":unknown": TransactionStatus.UNKNOWN.value,
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -215,7 +253,18 @@ class TransactionStore:
             "next_check_at": iso(next_check_at),
             "event_published": False,
         }
-        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        try:
+            # A record that surely never reached M-Pesa (NOT_SENT) may be replaced by a new attempt.
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR (#status = :failed AND result_code = :not_sent)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":failed": TransactionStatus.FAILED.value, ":not_sent": "NOT_SENT"},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise TransactionExistsError(self.get(transaction_id)) from None
+            raise
         return Transaction.from_item(item)
 
     def attach_checkout(self, transaction_id: str, checkout_request_id: str, merchant_request_id: str) -> Transaction:
@@ -243,6 +292,9 @@ class TransactionStore:
 
     def settle(self, transaction_id: str, settlement: Settlement) -> SettleResult:
         """Move an open record to its final state (once), or explain why nothing changed."""
+        return self._settle(transaction_id, settlement, retries_left=1)
+
+    def _settle(self, transaction_id: str, settlement: Settlement, retries_left: int) -> SettleResult:
         values: dict[str, Any] = {
             ":s": settlement.status.value,
             ":rc": settlement.result_code,
@@ -286,13 +338,13 @@ class TransactionStore:
         }
         try:
             if settlement.receipt:
-                self._settle_with_receipt_claim(transaction_id, settlement.receipt, update)
+                self._transact_with_receipt_claim(transaction_id, settlement.receipt, update)
             else:
                 self._table.update_item(**update)
         except ClientError as exc:
             if not _conditional_failed(exc) and not _transaction_cancelled(exc):
                 raise
-            return self._explain_unchanged(transaction_id, settlement, exc)
+            return self._explain_unchanged(transaction_id, settlement, exc, retries_left)
         return SettleResult(self.get(transaction_id), changed=True)
 
     def mark_unknown(self, transaction_id: str, reason: str) -> SettleResult:
@@ -393,22 +445,15 @@ class TransactionStore:
         )
         return list(response.get("Items", []))
 
-    def _settle_with_receipt_claim(self, transaction_id: str, receipt: str, update: dict[str, Any]) -> None:
-        """Settle and claim the M-Pesa receipt in one transaction: a receipt pays for one record only."""
+    def _transact_with_receipt_claim(self, transaction_id: str, receipt: str, update: dict[str, Any]) -> None:
+        """Apply `update` and claim the M-Pesa receipt in one transaction: a receipt pays for one record only.
+
+        The resource's client takes Python values, as the Table does (boto3's transformation hooks)."""
         client = self._table.meta.client
-        names = update["ExpressionAttributeNames"]
+        update_item: Any = {"TableName": self._table.name, **update}
         client.transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self._table.name,
-                        "Key": update["Key"],
-                        "UpdateExpression": update["UpdateExpression"],
-                        "ConditionExpression": update["ConditionExpression"],
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": update["ExpressionAttributeValues"],
-                    }
-                },
+                {"Update": update_item},
                 {
                     "Put": {
                         "TableName": self._table.name,
@@ -425,9 +470,13 @@ class TransactionStore:
             ]
         )
 
-    def _explain_unchanged(self, transaction_id: str, settlement: Settlement, exc: ClientError) -> SettleResult:
-        current = self.get(transaction_id)
+    def _explain_unchanged(
+        self, transaction_id: str, settlement: Settlement, exc: ClientError, retries_left: int
+    ) -> SettleResult:
         reasons = _cancellation_codes(exc)
+        if any(reason not in ("None", "", "ConditionalCheckFailed") for reason in reasons):
+            raise exc  # throttling, a conflicting transaction, validation: not an answer about the record
+        current = self.get(transaction_id)
         if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed" and reasons[0] in ("None", ""):
             # The record could settle but the receipt belongs to another record: never pay twice.
             self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
@@ -439,34 +488,41 @@ class TransactionStore:
         ):
             self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
             return SettleResult(self.get(transaction_id), changed=False)
+        if not current.status.is_final:
+            # Open again by the time we read it back (a concurrent write moved it): try once more.
+            if retries_left > 0:
+                return self._settle(transaction_id, settlement, retries_left - 1)
+            raise exc
         if settlement.status is not TransactionStatus.SUCCESS:
             return SettleResult(current, changed=False)  # a duplicate or a later, weaker answer
         if current.status is TransactionStatus.SUCCESS:
             if settlement.receipt and not current.receipt:
                 return SettleResult(self._fill_receipt(transaction_id, settlement), False, receipt_filled=True)
             return SettleResult(current, changed=False)
+        if current.late_success is not None:
+            return SettleResult(current, changed=False)  # the late success was recorded already
         return SettleResult(self._record_late_success(transaction_id, settlement), False, late_success=True)
 
     def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> Transaction:
+        """A success settled by query has no receipt; the callback that follows brings it."""
+        assert settlement.receipt is not None
         values: dict[str, Any] = {":r": settlement.receipt, ":u": iso(now_utc()), ":s": "SUCCESS"}
         expression = "SET receipt = :r, updated_at = :u"
         if settlement.paid_at:
             values[":p"] = iso(settlement.paid_at)
             expression += ", paid_at = :p"
-        try:
-            self._table.update_item(
-                Key={"pk": _txn_pk(transaction_id)},
-                UpdateExpression=expression,
-                ConditionExpression="#status = :s AND attribute_not_exists(receipt)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
+        update: dict[str, Any] = {
+            "Key": {"pk": _txn_pk(transaction_id)},
+            "UpdateExpression": expression,
+            "ConditionExpression": "#status = :s AND attribute_not_exists(receipt)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+        self._write_claiming_receipt(transaction_id, settlement.receipt, update, flag_on_duplicate=True)
         return self.get(transaction_id)
 
     def _record_late_success(self, transaction_id: str, settlement: Settlement) -> Transaction:
+        """Keep a success that came after another final state; the outbox owes a late-success event."""
         late = {
             "receipt": settlement.receipt,
             "result_code": settlement.result_code,
@@ -475,16 +531,52 @@ class TransactionStore:
             "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
             "received_at": iso(now_utc()),
         }
-        self._table.update_item(
-            Key={"pk": _txn_pk(transaction_id)},
-            UpdateExpression="SET late_success = if_not_exists(late_success, :l), updated_at = :u ADD flags :f",
-            ExpressionAttributeValues={
+        update: dict[str, Any] = {
+            "Key": {"pk": _txn_pk(transaction_id)},
+            "UpdateExpression": "SET late_success = :l, late_event_published = :false, updated_at = :u, "
+            "pending_bucket = :outbox, next_check_at = :resend_at ADD flags :f",
+            "ConditionExpression": "attribute_not_exists(late_success)",
+            "ExpressionAttributeValues": {
                 ":l": {k: v for k, v in late.items() if v is not None},
+                ":false": False,
                 ":u": iso(now_utc()),
+                ":outbox": OUTBOX_BUCKET,
+                ":resend_at": iso(now_utc() + OUTBOX_GRACE),
                 ":f": {Flag.LATE_SUCCESS.value},
             },
-        )
+        }
+        if settlement.receipt:
+            self._write_claiming_receipt(transaction_id, settlement.receipt, update, flag_on_duplicate=True)
+        else:
+            try:
+                self._table.update_item(**update)
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    raise
         return self.get(transaction_id)
+
+    def mark_late_event_published(self, transaction_id: str) -> None:
+        self._table.update_item(
+            Key={"pk": _txn_pk(transaction_id)},
+            UpdateExpression="SET late_event_published = :t REMOVE pending_bucket, next_check_at",
+            ConditionExpression="attribute_exists(late_success)",
+            ExpressionAttributeValues={":t": True},
+        )
+
+    def _write_claiming_receipt(
+        self, transaction_id: str, receipt: str, update: dict[str, Any], *, flag_on_duplicate: bool
+    ) -> None:
+        """Apply `update` and claim the M-Pesa receipt in one transaction: a receipt pays one record only."""
+        try:
+            self._transact_with_receipt_claim(transaction_id, receipt, update)
+        except ClientError as exc:
+            if not _transaction_cancelled(exc):
+                raise
+            reasons = _cancellation_codes(exc)
+            if any(reason not in ("None", "", "ConditionalCheckFailed") for reason in reasons):
+                raise
+            if flag_on_duplicate and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
 
 
 class CheckoutMismatchError(RuntimeError):

@@ -1,9 +1,10 @@
 """The STK Push flow: initiate, apply callbacks, resolve by query. Lambdas are thin shells over this."""
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ from mpesa.codes import Disposition, classify
 from mpesa.daraja.callbacks import StkCallback, parse_stk_callback
 from mpesa.daraja.errors import DarajaApiError, DarajaError, OutcomeUnknownError
 from mpesa.daraja.models import StkPushResponse, StkQueryResponse
+from mpesa.daraja.transport import Deadline
 from mpesa.errors import ConfigurationError, InputError
 from mpesa.events import CALLBACK_MISMATCH, LATE_SUCCESS, EventPublisher
 from mpesa.ledger import (
@@ -25,19 +27,20 @@ from mpesa.ledger import (
     Settlement,
     SettleResult,
     Transaction,
+    TransactionExistsError,
     TransactionNotFoundError,
     TransactionStatus,
     TransactionStore,
-    new_transaction_id,
     now_utc,
 )
-from mpesa.markets import TransactionKind, check_amount, market_for, normalise_msisdn
+from mpesa.markets import Country, TransactionKind, check_amount, market_for, normalise_msisdn
 from mpesa.money import parse_amount
 from mpesa.settings import MpesaSettings
 
 logger = Logger(child=True)
 
 ACCOUNT_REFERENCE_MAX = 12
+DARAJA_COUNTRIES = frozenset({Country.KE})
 TRANSACTION_DESC_MAX = 13
 
 
@@ -52,9 +55,10 @@ class StkGateway(Protocol):
         account_reference: str,
         transaction_desc: str,
         callback_url: str,
+        deadline: Deadline | None = None,
     ) -> StkPushResponse: ...
 
-    def stk_query(self, checkout_request_id: str) -> StkQueryResponse: ...
+    def stk_query(self, checkout_request_id: str, *, deadline: Deadline | None = None) -> StkQueryResponse: ...
 
 
 class FlowStarter(Protocol):
@@ -90,6 +94,13 @@ def validate_request(
     check_amount(whole, market, TransactionKind.STK_PUSH, settings.limit_overrides())
     reference = _prompt_text(account_reference, "account_reference", ACCOUNT_REFERENCE_MAX)
     description = _prompt_text(transaction_desc, "transaction_desc", TRANSACTION_DESC_MAX)
+    if market.country not in DARAJA_COUNTRIES:
+        # Validated first, so the caller learns everything wrong with the request in the market's terms.
+        raise InputError(
+            "country",
+            f"M-Pesa {market.name} is run by {market.operator} through its own OpenAPI, not Safaricom's "
+            "Daraja; this deployment connects to Daraja (Kenya) only",
+        )
     return StkPaymentRequest(market.country.value, msisdn, whole, reference, description)
 
 
@@ -117,6 +128,27 @@ class Initiation:
     transaction: Transaction
     upstream: Upstream
     error: DarajaError | None = None
+    replayed: bool = False
+
+
+class IdempotencyConflictError(Exception):
+    """The request key was used before for a different payment."""
+
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__("this request key was used for a different payment")
+        self.transaction_id = transaction_id
+
+
+NOT_SENT = "NOT_SENT"
+NO_RECORD = "no record for this callback"
+SWEEP_STEP_RESERVE_S = 25.0  # one query's worst case: leave the rest for the next run
+# Daraja 5xx answers that say the push was refused, not possibly created (daraja-api.md §5).
+DEFINITE_PUSH_REJECTIONS = frozenset({"500.001.1001", "500.003.02", "500.003.03"})
+
+
+def transaction_id_for(request_key: str) -> str:
+    """Stable per request key; hex, so it is safe inside callback URLs."""
+    return hashlib.sha256(f"stk-push\n{request_key}".encode()).hexdigest()[:32]
 
 
 def stk_status_for(result_code: str | None) -> TransactionStatus | None:
@@ -160,22 +192,34 @@ class StkPayments:
 
     # --- initiation --------------------------------------------------------------------------
 
-    def initiate(self, request: StkPaymentRequest) -> Initiation:
-        url = self._callback_url_for(transaction_id := new_transaction_id())
+    def initiate(self, request: StkPaymentRequest, *, request_key: str, deadline: Deadline | None = None) -> Initiation:
+        """Record the payment, then push the prompt at most once per `request_key`.
+
+        The transaction id is derived from `request_key` (the caller's identity and Idempotency-Key), so
+        a replay finds the record instead of creating another: after a crash, a Lambda timeout or a lost
+        idempotency record, the same key can never push twice. Only a payment that surely never reached
+        M-Pesa (NOT_SENT) is pushed again. Nothing after the push raises: whatever happens to the
+        bookkeeping, the caller learns the push was made, and the sweep finishes what was left.
+        """
+        transaction_id = transaction_id_for(request_key)
+        logger.append_keys(transaction_id=transaction_id)
+        url = self._callback_url_for(transaction_id)
         market = market_for(request.country)
         horizon = self._timing.wait_seconds + self._timing.query_interval_seconds * self._timing.max_attempts
-        self._store.create_pending(
-            transaction_id=transaction_id,
-            country=request.country,
-            currency=market.currency,
-            amount=request.amount,
-            msisdn=request.msisdn,
-            account_reference=request.account_reference,
-            transaction_desc=request.transaction_desc,
-            # The poller's safety net: if the flow never ran, the record is swept after this.
-            next_check_at=now_utc() + timedelta(seconds=horizon + 120),
-        )
-        logger.append_keys(transaction_id=transaction_id)
+        try:
+            self._store.create_pending(
+                transaction_id=transaction_id,
+                country=request.country,
+                currency=market.currency,
+                amount=request.amount,
+                msisdn=request.msisdn,
+                account_reference=request.account_reference,
+                transaction_desc=request.transaction_desc,
+                # The sweep's safety net: if the flow never ran, the record is resolved after this.
+                next_check_at=now_utc() + timedelta(seconds=horizon + 120),
+            )
+        except TransactionExistsError as exists:
+            return self._replay(exists.transaction, request)
         try:
             accepted = self._gateway().stk_push(
                 phone_number=request.msisdn,
@@ -183,40 +227,91 @@ class StkPayments:
                 account_reference=request.account_reference,
                 transaction_desc=request.transaction_desc,
                 callback_url=url,
+                deadline=deadline,
             )
         except OutcomeUnknownError as exc:
-            logger.warning("STK push outcome unknown; not re-sent", extra={"reason": exc.reason})
-            self._store.flag(transaction_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
-            self._start_flow(transaction_id)
-            return Initiation(self._store.get(transaction_id), Upstream.UNKNOWN, exc)
+            return self._outcome_unknown(transaction_id, exc)
         except DarajaApiError as exc:
-            logger.info("STK push rejected by Daraja", extra={"error_code": exc.error_code})
-            settled = self._store.settle(
-                transaction_id,
-                Settlement(
-                    TransactionStatus.FAILED,
-                    exc.error_code or f"HTTP{exc.http_status}",
-                    exc.error_message,
-                    "initiation",
-                ),
-            )
-            self._announce(settled)
-            return Initiation(settled.transaction, Upstream.REJECTED, exc)
+            if exc.http_status >= 500 and exc.error_code not in DEFINITE_PUSH_REJECTIONS:
+                return self._outcome_unknown(transaction_id, exc)  # may have been created: never re-send
+            return self._rejected(transaction_id, exc)
         except DarajaError as exc:
-            # Surely not sent (connect failure, open breaker, no token, no time left): safe to retry.
-            logger.warning("STK push not sent", extra={"error": type(exc).__name__})
-            settled = self._store.settle(
-                transaction_id, Settlement(TransactionStatus.FAILED, "NOT_SENT", str(exc), "initiation")
-            )
-            self._announce(settled)
-            return Initiation(settled.transaction, Upstream.NOT_SENT, exc)
-        try:
-            self._store.attach_checkout(transaction_id, accepted.checkout_request_id, accepted.merchant_request_id)
-        except CheckoutMismatchError:
-            logger.error("callback and push disagree on CheckoutRequestID; flagged for review")
-        self._apply_early_callbacks(transaction_id, accepted.checkout_request_id)
+            return self._not_sent(transaction_id, exc)
+        return self._accepted(transaction_id, accepted)
+
+    def _replay(self, txn: Transaction, request: StkPaymentRequest) -> Initiation:
+        if (txn.country, txn.msisdn, txn.amount, txn.account_reference, txn.transaction_desc) != (
+            request.country,
+            request.msisdn,
+            request.amount,
+            request.account_reference,
+            request.transaction_desc,
+        ):
+            raise IdempotencyConflictError(txn.transaction_id)
+        logger.info("replay of an earlier request; not pushed again", extra={"status": txn.status.value})
+        upstream = Upstream.ACCEPTED if txn.checkout_request_id else Upstream.UNKNOWN
+        if txn.status is TransactionStatus.FAILED and txn.settled_by == "initiation":
+            upstream = Upstream.REJECTED
+        return Initiation(txn, upstream, replayed=True)
+
+    def _accepted(self, transaction_id: str, accepted: StkPushResponse) -> Initiation:
+        cid = accepted.checkout_request_id
+        for attempt in (1, 2):  # one more try on a transient error: the ID lets the flow query later
+            try:
+                self._store.attach_checkout(transaction_id, cid, accepted.merchant_request_id)
+                break
+            except CheckoutMismatchError:
+                logger.error("callback and push disagree on CheckoutRequestID; flagged for review")
+                break
+            except Exception:  # the callback URL names the record, so a callback still settles it
+                logger.exception("could not store the CheckoutRequestID", extra={"attempt": attempt})
+        self._guarded(self._apply_early_callbacks, transaction_id, cid)
         self._start_flow(transaction_id)
-        return Initiation(self._store.get(transaction_id), Upstream.ACCEPTED)
+        txn = self._current(transaction_id, cid)
+        if txn.checkout_request_id is None:
+            txn = replace(txn, checkout_request_id=cid, merchant_request_id=accepted.merchant_request_id)
+        return Initiation(txn, Upstream.ACCEPTED)
+
+    def _outcome_unknown(self, transaction_id: str, exc: DarajaError) -> Initiation:
+        logger.warning("STK push outcome unknown; not re-sent", extra={"error": str(exc)})
+        self._guarded(self._store.flag, transaction_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
+        self._start_flow(transaction_id)
+        return Initiation(self._current(transaction_id, None), Upstream.UNKNOWN, exc)
+
+    def _rejected(self, transaction_id: str, exc: DarajaApiError) -> Initiation:
+        logger.info("STK push rejected by Daraja", extra={"error_code": exc.error_code})
+        code = exc.error_code or f"HTTP{exc.http_status}"
+        settled = self._guarded(
+            self._store.settle,
+            transaction_id,
+            Settlement(TransactionStatus.FAILED, code, exc.error_message, "initiation"),
+        )
+        if settled is not None:
+            self._announce(settled)
+        return Initiation(self._current(transaction_id, None), Upstream.REJECTED, exc)
+
+    def _not_sent(self, transaction_id: str, exc: DarajaError) -> Initiation:
+        # Surely not sent (connect failure, open breaker, no token, no time left): safe to push later.
+        logger.warning("STK push not sent", extra={"error": type(exc).__name__})
+        settled = self._store.settle(
+            transaction_id, Settlement(TransactionStatus.FAILED, NOT_SENT, str(exc), "initiation")
+        )
+        return Initiation(settled.transaction, Upstream.NOT_SENT, exc)
+
+    def _current(self, transaction_id: str, checkout_request_id: str | None) -> Transaction:
+        try:
+            return self._store.get(transaction_id)
+        except Exception:  # answer with what we know rather than fail after a push
+            logger.exception("could not read the record back")
+            return Transaction.placeholder(transaction_id, checkout_request_id)
+
+    @staticmethod
+    def _guarded[**P, R](step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return step(*args, **kwargs)
+        except Exception:
+            logger.exception("bookkeeping step failed after the push; left for the sweep")
+            return None
 
     def _callback_url_for(self, transaction_id: str) -> str:
         base, secret = self._settings.callback_base_url, self._settings.callback_secret
@@ -238,12 +333,18 @@ class StkPayments:
         except Exception:  # the poller sweeps records whose flow never started
             logger.exception("could not start the timeout flow; the poller will resolve the payment")
 
-    def _apply_early_callbacks(self, transaction_id: str, checkout_request_id: str) -> None:
-        """A callback can beat our write of the CheckoutRequestID (seed route): apply it now."""
+    def _apply_early_callbacks(self, transaction_id: str, checkout_request_id: str) -> bool:
+        """A callback on the guide's route can beat our write of the CheckoutRequestID (or the index
+        catching up with it) and wait as unmatched: apply it now. True when one was applied."""
+        applied = False
         for stored in self._store.unmatched_callbacks(checkout_request_id):
+            if stored.get("reason") != NO_RECORD:
+                continue  # kept for review (a disagreement, an unsettling code), not for replay
             callback = parse_stk_callback(str(stored["body"]))
             self.apply_callback(callback, transaction_id=transaction_id)
             self._store.mark_unmatched_applied(str(stored["pk"]), transaction_id)
+            applied = True
+        return applied
 
     # --- callbacks ---------------------------------------------------------------------------
 
@@ -254,7 +355,7 @@ class StkPayments:
         cid = callback.checkout_request_id
         txn = self._find(transaction_id, cid)
         if txn is None:
-            self._keep_unmatched(cid, raw_body or _callback_body(callback), source_ip, "no record for this callback")
+            self._keep_unmatched(cid, raw_body or _callback_body(callback), source_ip, NO_RECORD)
             return None
         logger.append_keys(transaction_id=txn.transaction_id)
         problem = _disagreement(txn, callback)
@@ -291,6 +392,10 @@ class StkPayments:
                 return None
         return self._store.find_by_checkout_request_id(checkout_request_id)
 
+    def keep_unapplied(self, body: str, source_ip: str, reason: str) -> None:
+        """An authenticated callback we cannot apply (refused source, unreadable body): keep the body."""
+        self._keep_unmatched("unparsed", body, source_ip, reason)
+
     def _keep_unmatched(self, checkout_request_id: str, body: str, source_ip: str, reason: str) -> None:
         stored = self._store.store_unmatched_callback(
             kind="stk", checkout_request_id=checkout_request_id, body=body, source_ip=source_ip, reason=reason
@@ -299,12 +404,14 @@ class StkPayments:
 
     # --- resolution (timeout flow, status query, poller) --------------------------------------
 
-    def resolve(self, transaction_id: str, attempt: int, max_attempts: int) -> dict[str, Any]:
+    def resolve(
+        self, transaction_id: str, attempt: int, max_attempts: int, *, deadline: Deadline | None = None
+    ) -> dict[str, Any]:
         """One step of the timeout flow: settled already? else query Daraja once."""
         logger.append_keys(transaction_id=transaction_id)
         txn = self._store.get(transaction_id)
         if txn.status is TransactionStatus.PENDING:
-            txn = self.query_now(txn).transaction
+            txn = self.query_now(txn, deadline=deadline).transaction
         attempt += 1
         return {
             "settled": txn.status is not TransactionStatus.PENDING,
@@ -313,12 +420,20 @@ class StkPayments:
             "exhausted": attempt >= max_attempts,
         }
 
-    def query_now(self, txn: Transaction) -> "QueryResult":
-        """STK query for a record that is still open, applying a final answer. Raises DarajaUnavailableError."""
+    def query_now(self, txn: Transaction, *, deadline: Deadline | None = None) -> "QueryResult":
+        """Settle an open record from what M-Pesa said: a stored early callback first, else an STK query.
+
+        Raises DarajaUnavailableError on transient trouble (the state machine retries it).
+        """
         if txn.status.is_final or txn.checkout_request_id is None:
             return QueryResult(txn, None)
+        checkout_request_id = txn.checkout_request_id
+        if self._apply_early_callbacks(txn.transaction_id, checkout_request_id):
+            txn = self._store.get(txn.transaction_id)
+            if txn.status.is_final:
+                return QueryResult(txn, None)
         try:
-            answer = self._gateway().stk_query(txn.checkout_request_id)
+            answer = self._gateway().stk_query(checkout_request_id, deadline=deadline)
         except DarajaApiError as exc:
             if exc.is_upstream_failure:
                 raise DarajaUnavailableError(str(exc)) from exc
@@ -333,7 +448,7 @@ class StkPayments:
             return QueryResult(txn, answer)
         settled = self._store.settle(
             txn.transaction_id,
-            Settlement(status, answer.result_code, answer.result_desc, "query", txn.checkout_request_id),
+            Settlement(status, answer.result_code, answer.result_desc, "query", checkout_request_id),
         )
         self._announce(settled)
         return QueryResult(settled.transaction, answer)
@@ -344,7 +459,7 @@ class StkPayments:
             self._publish_settled(result.transaction)
         return {"status": result.transaction.status.value, "changed": result.changed}
 
-    def sweep(self, now: datetime, limit: int = 50) -> dict[str, int]:
+    def sweep(self, now: datetime, *, deadline: Deadline | None = None, limit: int = 50) -> dict[str, int]:
         """The scheduled safety net: re-send events the outbox still owes, resolve records whose
         timeout flow never finished, and keep asking M-Pesa about UNKNOWN ones."""
         counts: Counter[str] = Counter()
@@ -352,10 +467,16 @@ class StkPayments:
             if txn.status.is_final and not txn.event_published:
                 self._publish_settled(txn)
                 counts["events_resent"] += 1
+            if txn.late_success is not None and not txn.late_event_published:
+                self._publish_late_success(txn)
+                counts["events_resent"] += 1
         for txn in self._store.due(PENDING_BUCKET, now, limit):
+            if deadline is not None and deadline.remaining_s() < SWEEP_STEP_RESERVE_S:
+                counts["left_for_next_run"] += 1
+                continue
             logger.append_keys(transaction_id=txn.transaction_id)
             try:
-                current = self.query_now(txn).transaction
+                current = self.query_now(txn, deadline=deadline).transaction
             except DarajaUnavailableError:
                 self._store.reschedule(txn.transaction_id, now + timedelta(minutes=5))
                 counts["deferred"] += 1
@@ -364,6 +485,9 @@ class StkPayments:
                 self.mark_unknown(current.transaction_id, "still pending after the timeout flow's horizon")
                 counts["marked_unknown"] += 1
             elif current.status is TransactionStatus.UNKNOWN:
+                if not current.event_published:
+                    self._publish_settled(current)
+                    counts["events_resent"] += 1
                 # Without a CheckoutRequestID only a callback or a statement can tell: ask rarely.
                 later = timedelta(hours=1) if current.checkout_request_id else timedelta(hours=24)
                 self._store.reschedule(current.transaction_id, now + later)
@@ -379,15 +503,23 @@ class StkPayments:
             self._publish_settled(result.transaction)
         elif result.late_success:
             logger.error("success arrived after another final state; kept and flagged for review")
-            self._publish(LATE_SUCCESS, result.transaction, f"{result.transaction.transaction_id}:late_success")
+            self._publish_late_success(result.transaction)
 
     def _publish_settled(self, txn: Transaction) -> None:
         try:
             self._publisher.settled(txn)
-        except Exception:  # the record keeps event_published=false; the poller re-sends it
+        except Exception:  # the record keeps event_published=false; the sweep re-sends it
             logger.exception("event not published; left for the outbox sweep")
             return
         self._store.mark_event_published(txn.transaction_id, txn.status)
+
+    def _publish_late_success(self, txn: Transaction) -> None:
+        try:
+            self._publisher.publish(LATE_SUCCESS, txn, event_id=f"{txn.transaction_id}:late_success")
+        except Exception:  # late_event_published stays false; the sweep re-sends it
+            logger.exception("late-success event not published; left for the outbox sweep")
+            return
+        self._store.mark_late_event_published(txn.transaction_id)
 
     def _publish(self, detail_type: str, txn: Transaction, event_id: str) -> None:
         try:

@@ -124,6 +124,8 @@ def test_equivalent_phone_forms_are_the_same_request(stack, handlers):
         (body_for(), {"content-type": "text/plain"}, 415, None),
         ({"phone_number": "0712345678" * 2000}, {}, 413, None),
         (body_for(country="TZ", phone="0754123456", amount="99"), {}, 422, "amount"),
+        (body_for(country="TZ", phone="0754123456", amount="1000"), {}, 422, "country"),
+        (body_for(country="UG", phone="0772123456", amount="1000"), {}, 422, "country"),
     ],
 )
 def test_bad_requests_get_4xx_and_write_nothing(stack, handlers, simulator, body, headers, status_code, field):

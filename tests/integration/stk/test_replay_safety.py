@@ -1,0 +1,189 @@
+"""One Idempotency-Key never pushes twice, whatever fails after the push; bookkeeping failures are
+retried or resent, never mistaken for an answer about the payment."""
+
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from mpesa import runtime
+from mpesa.ledger import Settlement, TransactionStatus
+from tests.integration.stk.test_callbacks import deliver, pending_payment, stk_callback
+from tests.integration.stk.test_stk_api import STK_PATH, body_for, push, status
+from tests.support.stack import accept_prompt, inject_fault, simulator_requests
+
+
+def forget_idempotency_records():
+    """As if the Powertools record expired, or was deleted after a crash or a Lambda timeout."""
+    table = boto3.resource("dynamodb").Table("IdempotencyTable")
+    for item in table.scan()["Items"]:
+        table.delete_item(Key={"id": item["id"]})
+
+
+def test_a_failure_after_the_push_still_answers_202_and_a_replay_does_not_push(stack, handlers, simulator, monkeypatch):
+    store = runtime.store()
+
+    def throttled(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    monkeypatch.setattr(store, "attach_checkout", throttled)
+    key = uuid.uuid4().hex
+    code, first = push(handlers, body_for(phone="254712345678"), key=key)
+    assert code == 202
+    assert first["checkout_request_id"].startswith("ws_CO_")  # known from Daraja's answer, even unstored
+    forget_idempotency_records()
+    code, again = push(handlers, body_for(phone="254712345678"), key=key)
+    assert code == 202
+    assert again["transaction_id"] == first["transaction_id"]
+    assert len(simulator_requests(simulator, STK_PATH)) == 1
+
+
+def test_a_replay_after_an_unknown_outcome_never_pushes_again(stack, handlers, simulator):
+    inject_fault(simulator, path=STK_PATH, kind="status", status=504, count=5)
+    key = uuid.uuid4().hex
+    first = push(handlers, body_for(phone="254712345678"), key=key)
+    forget_idempotency_records()
+    again = push(handlers, body_for(phone="254712345678"), key=key)
+    assert first[0] == again[0] == 202
+    assert again[1]["transaction_id"] == first[1]["transaction_id"]
+    assert again[1]["status"] == "PENDING"
+    assert len(simulator_requests(simulator, STK_PATH)) == 1
+
+
+def test_a_reused_key_for_another_payment_is_refused_even_after_the_record_expired(stack, handlers, simulator):
+    key = uuid.uuid4().hex
+    assert push(handlers, body_for(amount="10"), key=key)[0] == 202
+    forget_idempotency_records()
+    code, answer = push(handlers, body_for(amount="20"), key=key)
+    assert code == 409
+    assert len(simulator_requests(simulator, STK_PATH)) == 1
+
+
+def test_keys_are_scoped_to_the_calling_principal(stack, handlers, simulator):
+    from tests.support.apigw import call, http_event
+
+    def as_principal(arn, phone):
+        body = body_for(phone=phone)
+        event = http_event("POST", "/v1/payments/stk-push", body=body, headers={"Idempotency-Key": "same-key-1"})
+        event["requestContext"]["authorizer"] = {"iam": {"userArn": arn, "accountId": "123456789012"}}
+        return call(handlers["stk_push"], event)
+
+    first = as_principal("arn:aws:iam::123456789012:role/shop-a", "254712345678")
+    second = as_principal("arn:aws:iam::123456789012:role/shop-b", "254798765432")
+    assert first[0] == second[0] == 202
+    assert first[1]["transaction_id"] != second[1]["transaction_id"]
+    assert len(simulator_requests(simulator, STK_PATH)) == 2
+
+
+def test_an_ambiguous_daraja_5xx_on_push_is_an_unknown_outcome_not_a_failure(stack, handlers, simulator):
+    body = json.dumps({"requestId": "x", "errorCode": "500.003.1001", "errorMessage": "Internal Server Error"})
+    inject_fault(simulator, path=STK_PATH, kind="status", status=500, body=body, count=1)
+    code, answer = push(handlers, body_for(phone="254712345678"))
+    assert code == 202
+    assert answer["status"] == "PENDING"
+    assert stack.of(answer["transaction_id"]) == []  # no payment.failed for a push that may exist
+
+
+def test_a_throttled_settlement_is_not_taken_for_an_answer(stack, handlers, simulator, monkeypatch):
+    accepted = pending_payment(stack, handlers, simulator)
+    client = boto3.resource("dynamodb").Table("TransactionsTable").meta.client
+    store = runtime.store()
+    error = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}],
+        },
+        "TransactWriteItems",
+    )
+    monkeypatch.setattr(store._table.meta.client, "transact_write_items", lambda **kw: (_ for _ in ()).throw(error))
+    with pytest.raises(ClientError):
+        store.settle(
+            accepted["transaction_id"],
+            Settlement(TransactionStatus.SUCCESS, "0", "ok", "callback", receipt="RKT1AB2CD3"),
+        )
+    assert client is not None
+    payment = status(handlers, accepted["transaction_id"])[1]
+    assert payment["status"] == "PENDING"
+    assert payment["flags"] == []
+
+
+def test_a_receipt_that_arrives_after_a_query_settled_the_payment_is_claimed(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    accept_prompt(simulator, accepted["checkout_request_id"])
+    txn = runtime.store().get(accepted["transaction_id"])
+    assert runtime.stk_payments().query_now(txn).transaction.status is TransactionStatus.SUCCESS
+    deliver(handlers, stk_callback(accepted["checkout_request_id"], receipt="QRY1AB2CD3"), accepted["transaction_id"])
+    assert status(handlers, accepted["transaction_id"])[1]["receipt"] == "QRY1AB2CD3"
+    claim = boto3.resource("dynamodb").Table("TransactionsTable").get_item(Key={"pk": "receipt#QRY1AB2CD3"})["Item"]
+    assert claim["transaction_id"] == accepted["transaction_id"]
+
+
+def test_a_signed_callback_from_an_unlisted_address_is_kept(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    payload = stk_callback(accepted["checkout_request_id"])
+    code, _ = deliver(handlers, payload, accepted["transaction_id"], source_ip="196.201.214.99")
+    assert code == 403
+    items = boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"]
+    kept = [i for i in items if i["record_type"] == "unmatched_stk"]
+    assert [i["reason"] for i in kept] == ["signed URL but source IP not allowed"]
+    assert json.loads(kept[0]["body"]) == payload
+
+
+def test_an_unsigned_request_from_an_unlisted_address_is_not_stored(stack, handlers):
+    code, _ = deliver(handlers, stk_callback("ws_CO_1"), source_ip="203.0.113.9")
+    assert code == 403
+    assert boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"] == []
+
+
+def test_a_late_success_event_that_failed_is_resent_by_the_sweep(stack, handlers, simulator, monkeypatch):
+    from datetime import timedelta
+
+    from mpesa.ledger import now_utc
+
+    accepted = pending_payment(stack, handlers, simulator)
+    cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
+    deliver(handlers, stk_callback(cid, result_code=1032), txn_id)
+    publisher = runtime.publisher()
+    real_publish = publisher.publish
+
+    def down(detail_type, txn, *, event_id):
+        raise RuntimeError("EventBridge unavailable")
+
+    monkeypatch.setattr(publisher, "publish", down)
+    deliver(handlers, stk_callback(cid, receipt="LATE654321"), txn_id)
+    monkeypatch.setattr(publisher, "publish", real_publish)
+    assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.cancelled"]
+    assert runtime.stk_payments().sweep(now_utc() + timedelta(hours=1)) == {"events_resent": 1}
+    assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.cancelled", "payment.late_success"]
+    assert runtime.stk_payments().sweep(now_utc() + timedelta(hours=2)) == {}
+
+
+def test_an_early_guide_route_callback_is_applied_by_the_next_resolution(stack, handlers, simulator):
+    accepted = pending_payment(stack, handlers, simulator)
+    cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
+    # As if the callback had arrived before the CheckoutRequestID was visible in the index.
+    runtime.store().store_unmatched_callback(
+        kind="stk",
+        checkout_request_id=cid,
+        body=json.dumps(stk_callback(cid, receipt="EARLY12345")),
+        source_ip="196.201.214.200",
+        reason="no record for this callback",
+    )
+    result = runtime.stk_payments().resolve(txn_id, attempt=0, max_attempts=3)
+    assert result["settled"] is True
+    payment = status(handlers, txn_id)[1]
+    assert (payment["status"], payment["receipt"], payment["settled_by"]) == ("SUCCESS", "EARLY12345", "callback")
+    assert simulator_requests(simulator, "/mpesa/stkpushquery/v1/query") == []
+
+
+def test_a_replayed_rejection_answers_as_the_first_time_without_pushing(stack, handlers, simulator):
+    assert push(handlers, body_for(phone="254712345678"))[0] == 202  # holds the customer's prompt
+    key = uuid.uuid4().hex
+    first = push(handlers, body_for(phone="254712345678", amount="11"), key=key)
+    assert first[0] == 409
+    assert first[1]["error"] == "customer_busy"
+    forget_idempotency_records()
+    assert push(handlers, body_for(phone="254712345678", amount="11"), key=key) == first
+    assert len(simulator_requests(simulator, STK_PATH)) == 2
