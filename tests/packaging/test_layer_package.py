@@ -1,0 +1,77 @@
+"""The layer that `sam build` packages is enough to run every handler.
+
+Builds the layer with its own Makefile (as `sam build` does), for this machine's platform so it can be
+imported here, then imports each function's app.py in a clean interpreter whose path holds only the
+function's code, the layer's python/ folder and the packages the Lambda runtime provides (boto3 and
+its helpers, linked from the test venv). A dependency missing from layers/mpesa/requirements.txt, or
+one pruned by mistake, fails here rather than on the first invocation in AWS.
+"""
+
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+FUNCTIONS = sorted(p.parent for p in (ROOT / "functions").glob("*/app.py"))
+
+
+@pytest.fixture(scope="module")
+def built_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    artifacts = tmp_path_factory.mktemp("layer")
+    machine = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[platform.machine()]
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT / "layers" / "mpesa"),
+            "build-MpesaLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PLATFORM=manylinux2014_{machine}",
+        ],
+        check=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        capture_output=True,
+    )
+    return artifacts / "python"
+
+
+@pytest.fixture(scope="module")
+def runtime_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = Path(sysconfig.get_paths()["purelib"])
+    target = tmp_path_factory.mktemp("runtime")
+    for name in RUNTIME_PROVIDED:
+        (target / name).symlink_to(site / name)
+    return target
+
+
+def test_runtime_provided_packages_are_pruned_from_the_layer(built_layer: Path) -> None:
+    present = {p.name for p in built_layer.iterdir()}
+    assert not present & {"boto3", "botocore", "s3transfer", "dateutil", "six.py"}
+    assert {"mpesa", "aws_lambda_powertools", "pydantic", "pydantic_settings", "cryptography", "tzdata"} <= present
+
+
+@pytest.mark.parametrize("function_dir", FUNCTIONS, ids=lambda p: p.name)
+def test_each_handler_imports_with_only_the_layer_and_the_runtime(
+    function_dir: Path, built_layer: Path, runtime_packages: Path
+) -> None:
+    probe = (
+        "import sys; sys.path[:] = [p for p in sys.argv[1:]] + [p for p in sys.path if 'site-packages' not in p];"
+        "import app; assert callable(app.handler); import mpesa; print(mpesa.__file__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(function_dir), str(built_layer), str(runtime_packages)],
+        capture_output=True,
+        text=True,
+        env={"AWS_DEFAULT_REGION": "eu-west-1", "PATH": os.environ["PATH"], "POWERTOOLS_TRACE_DISABLED": "1"},
+        cwd=function_dir,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith(str(built_layer))
