@@ -22,16 +22,19 @@ help:
 check-python:
 	@test -n "$(PY312)" || scripts/find-python.sh 3.12
 
+# This machine's pip configuration names local indexes that may be absent; drop that noise only.
+PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+
 $(VENV)/.stamp: requirements-dev.txt layers/mpesa/requirements.txt | check-python
 	rm -rf $(VENV)
 	$(PY312) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q -r requirements-dev.txt $(PIP_QUIET)
 	touch $@
 
 $(SAMVENV)/.stamp: requirements-sam.txt | check-python
 	rm -rf $(SAMVENV)
 	$(PY312) -m venv $(SAMVENV)
-	$(SAMVENV)/bin/pip install -q -r requirements-sam.txt
+	$(SAMVENV)/bin/pip install -q -r requirements-sam.txt $(PIP_QUIET)
 	touch $@
 
 setup: $(VENV)/.stamp $(SAMVENV)/.stamp
