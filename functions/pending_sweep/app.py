@@ -27,5 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     counts = runtime.stk_payments().sweep(now_utc(), deadline=deadline)
     for name, value in counts.items():
         metrics.add_metric(name=f"Sweep_{name}", unit=MetricUnit.Count, value=value)
+    if counts.get("marked_unknown"):
+        metrics.add_metric(name="PaymentUnknown", unit=MetricUnit.Count, value=counts["marked_unknown"])
     logger.info("sweep finished", extra=counts)
     return counts

@@ -7,7 +7,8 @@ Transient Daraja trouble raises DarajaUnavailableError, which the state machine 
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,7 @@ from mpesa.daraja.transport import Deadline
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics()
 
 
 class TimeoutTask(BaseModel):
@@ -30,11 +32,15 @@ class TimeoutTask(BaseModel):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = TimeoutTask.model_validate(event)
     logger.append_keys(transaction_id=task.transaction_id)
     payments = runtime.stk_payments()
     if task.action == "mark_unknown":
-        return payments.mark_unknown(task.transaction_id, task.reason)
+        result = payments.mark_unknown(task.transaction_id, task.reason)
+        if result["changed"]:
+            metrics.add_metric(name="PaymentUnknown", unit=MetricUnit.Count, value=1)  # alarmed on
+        return result
     deadline = Deadline.from_remaining_ms(context.get_remaining_time_in_millis, reserve_s=2)
     return payments.resolve(task.transaction_id, task.attempt, task.max_attempts, deadline=deadline)
