@@ -50,6 +50,7 @@ class Flag(StrEnum):
 # Partitions of the sparse by-pending index: records waiting for an outcome, and settled records whose
 # event is not yet confirmed published (the outbox). A record leaves the index when nothing is owed.
 PENDING_BUCKET = "stk"
+NOT_SENT = "NOT_SENT"  # result code of a push that surely never reached M-Pesa
 OUTBOX_BUCKET = "outbox"
 OUTBOX_GRACE = timedelta(minutes=2)
 
@@ -259,7 +260,7 @@ class TransactionStore:
                 Item=item,
                 ConditionExpression="attribute_not_exists(pk) OR (#status = :failed AND result_code = :not_sent)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":failed": TransactionStatus.FAILED.value, ":not_sent": "NOT_SENT"},
+                ExpressionAttributeValues={":failed": TransactionStatus.FAILED.value, ":not_sent": NOT_SENT},
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -392,6 +393,21 @@ class TransactionStore:
                 ConditionExpression="#status = :s",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":t": True, ":s": status.value},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def close_not_sent(self, transaction_id: str) -> None:
+        """A push that never left is a refused API call (answered 503), not a payment outcome: no event
+        is owed, and a retry with the same key may still replace the record."""
+        try:
+            self._table.update_item(
+                Key={"pk": _txn_pk(transaction_id)},
+                UpdateExpression="REMOVE pending_bucket, next_check_at",
+                ConditionExpression="#status = :failed AND result_code = :not_sent",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":failed": TransactionStatus.FAILED.value, ":not_sent": NOT_SENT},
             )
         except ClientError as exc:
             if not _conditional_failed(exc):

@@ -20,6 +20,7 @@ from mpesa.daraja.transport import Deadline
 from mpesa.errors import ConfigurationError, InputError
 from mpesa.events import CALLBACK_MISMATCH, LATE_SUCCESS, EventPublisher
 from mpesa.ledger import (
+    NOT_SENT,
     OUTBOX_BUCKET,
     PENDING_BUCKET,
     CheckoutMismatchError,
@@ -139,7 +140,6 @@ class IdempotencyConflictError(Exception):
         self.transaction_id = transaction_id
 
 
-NOT_SENT = "NOT_SENT"
 NO_RECORD = "no record for this callback"
 SWEEP_STEP_RESERVE_S = 25.0  # one query's worst case: leave the rest for the next run
 # Daraja 5xx answers that say the push was refused, not possibly created (daraja-api.md §5).
@@ -296,6 +296,7 @@ class StkPayments:
         settled = self._store.settle(
             transaction_id, Settlement(TransactionStatus.FAILED, NOT_SENT, str(exc), "initiation")
         )
+        self._store.close_not_sent(transaction_id)
         return Initiation(settled.transaction, Upstream.NOT_SENT, exc)
 
     def _current(self, transaction_id: str, checkout_request_id: str | None) -> Transaction:

@@ -153,7 +153,10 @@ def test_unknown_payment_is_404(stack, handlers):
 
 
 def test_daraja_unreachable_is_503_and_a_retry_may_send(stack, handlers, simulator, monkeypatch):
+    from datetime import timedelta
+
     from mpesa import runtime
+    from mpesa.ledger import now_utc
 
     monkeypatch.setenv("MPESA_BASE_URL", "http://127.0.0.1:9")  # nothing listens: connect refused
     runtime.reset()
@@ -164,9 +167,11 @@ def test_daraja_unreachable_is_503_and_a_retry_may_send(stack, handlers, simulat
     # Nothing reached M-Pesa, so a retry with the same key is allowed to try again.
     monkeypatch.setenv("MPESA_BASE_URL", simulator.url)
     runtime.reset()
+    assert runtime.stk_payments().sweep(now_utc() + timedelta(hours=1)) == {}  # no event for a refused call
     code, answer = push(handlers, body_for(), key=key)
     assert code == 202
     assert len(simulator_requests(simulator, STK_PATH)) == 1
+    assert "payment.failed" not in [e["detail-type"] for e in stack.of(answer["transaction_id"])]
 
 
 def test_gateway_503_on_push_is_an_unknown_outcome_never_resent(stack, handlers, simulator):
