@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from werkzeug.serving import BaseWSGIServer, make_server
 
+from local.serving import HttpServer, QuietRequestHandler
 from local.template import (
     BUS_TYPE,
     FUNCTION_TYPES,
@@ -42,7 +42,7 @@ def configure_moto() -> None:
     default_user_config.update(MOTO_CONFIG)  # type: ignore[typeddict-item]
 
 
-class MotoServer:
+class MotoServer(HttpServer):
     def __init__(self, host: str, port: int) -> None:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
@@ -50,31 +50,11 @@ class MotoServer:
             create_backend_app,
         )
 
-        class QuietHandler(MotoRequestHandler):
-            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                return None
+        class QuietHandler(QuietRequestHandler, MotoRequestHandler):
+            """moto's request handler without the per-request log line."""
 
         app = DomainDispatcherApplication(create_backend_app)
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
-        self.host = host
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        super().__init__(host, port, app, "moto", request_handler=QuietHandler)
 
 
 def client(service: str, endpoint: str, region: str) -> Any:

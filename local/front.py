@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import traceback
 import uuid
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local.template import Route
@@ -301,34 +299,3 @@ class Front:
         except Exception:  # noqa: BLE001 (any handler error is a 502, as on API Gateway)
             self._log(f"[{route.function}] {route.route_key} failed; the client gets 502:\n{traceback.format_exc()}")
             return api_error(HTTPStatus.BAD_GATEWAY, "Internal Server Error")
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None  # the Front logs one line per API call itself
-
-
-class HttpServer:
-    """A threaded werkzeug server for a WSGI app, bound at construction (a busy port raises OSError)."""
-
-    def __init__(self, host: str, port: int, app: Any, name: str) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self.host = host
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()

@@ -24,9 +24,10 @@ from local import project
 from local.aws import EventsLog, LocalResources, MotoServer, client, configure_moto
 from local.cfn import TemplateError
 from local.environ import install, split_common
-from local.front import Front, HttpServer
+from local.front import Front
 from local.lambdas import FunctionRuntime, patch_moto_lambda
 from local.schedules import ScheduleLoop
+from local.serving import HttpServer
 from local.template import FUNCTION_TYPES, STATE_MACHINE_TYPES, Schedule, StackModel
 
 HOST = "127.0.0.1"

@@ -7,14 +7,15 @@ simulator can deliver callbacks to an in-process moto stack.
 import base64
 import json
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
+
+from local.serving import HttpServer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -90,16 +91,15 @@ class CallbackFront:
 
     def __init__(self, routes: dict[str, Handler]) -> None:
         self._routes = [(re.compile(_regex(r)), r, h) for r, h in routes.items()]
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = HttpServer("127.0.0.1", 0, self._app, "callback-front", request_handler=WSGIRequestHandler)
+        self.url = self._server.url
 
     def start(self) -> "CallbackFront":
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        self._server.stop()
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any, get_args
 
 from mpesa.breaker import CircuitBreakerError
@@ -38,7 +39,7 @@ from mpesa.daraja.errors import (
     OutcomeUnknownError,
     TokenUnavailableError,
 )
-from mpesa.daraja.models import B2CCommand
+from mpesa.daraja.models import AsyncRequestResponse, B2CCommand, B2CResponse, StkPushResponse, StkQueryResponse
 from mpesa.daraja.urls import validate_callback_url
 from mpesa.errors import ConfigurationError, InputError
 from mpesa.markets import TransactionKind, check_amount, market_for, normalise_msisdn
@@ -100,6 +101,23 @@ def _failure(exc: DarajaError, **values: Any) -> dict[str, Any]:
     return _result(status="failed", error_code=code, error_message=str(exc), **values)
 
 
+def _answered[A](request: Callable[[], A], present: Callable[[A], dict[str, Any]], **values: Any) -> dict[str, Any]:
+    """`present(request())`, or the result dict of the InputError or DarajaError that `request` raised.
+
+    `values` go into those problem results. CircuitBreakerError is raised (as the guide's examples
+    expect), and so is anything else (ConfigurationError). `present` runs outside the mapping.
+    """
+    try:
+        answer = request()
+    except InputError as exc:
+        return _invalid(exc, **values)
+    except CircuitBreakerError:
+        raise
+    except DarajaError as exc:
+        return _failure(exc, **values)
+    return present(answer)
+
+
 def _code_value(code: str) -> int | str:
     """Numeric codes as int (as the guide's `handle_mpesa_result(result_code: int)`), others as text."""
     return int(code) if code.lstrip("-").isdigit() else code
@@ -124,6 +142,63 @@ def _transaction_desc(value: object) -> str:
     if not (text.isascii() and text.isprintable()):
         raise InputError("transaction_desc", "must be printable ASCII")
     return text[:TRANSACTION_DESC_MAX].rstrip()
+
+
+def _pending(**values: Any) -> dict[str, Any]:
+    """An accepted request: its outcome arrives later."""
+    return _result(success=True, status="pending", **values)
+
+
+def _stk_pushed(answer: StkPushResponse) -> dict[str, Any]:
+    return _pending(
+        checkout_request_id=answer.checkout_request_id,
+        merchant_request_id=answer.merchant_request_id,
+        result_desc=answer.response_description,
+        customer_message=answer.customer_message,
+        response_code=answer.response_code,
+    )
+
+
+def _stk_status(checkout_request_id: str, answer: StkQueryResponse) -> dict[str, Any]:
+    common = {"checkout_request_id": checkout_request_id, "merchant_request_id": answer.merchant_request_id or None}
+    if answer.is_pending:
+        return _result(
+            status="pending",
+            result_code=None,
+            result_desc=answer.result_desc,
+            pending_code=answer.processing_error_code or answer.result_code,
+            **common,
+        )
+    if answer.result_code is None:
+        return _result(status="unknown", result_desc=answer.result_desc, **common)
+    status = handle_mpesa_result(answer.result_code)
+    return _result(
+        success=status == "success",
+        status=status,
+        result_code=_code_value(answer.result_code),
+        result_desc=answer.result_desc,
+        disposition=classify(answer.result_code).disposition.value,
+        **common,
+    )
+
+
+def _b2c_accepted(answer: B2CResponse) -> dict[str, Any]:
+    return _pending(
+        conversation_id=answer.conversation_id,
+        originator_conversation_id=answer.originator_conversation_id,
+        result_desc=answer.response_description,
+        response_code=answer.response_code,
+        duplicate=answer.accepted_earlier,
+    )
+
+
+def _balance_requested(answer: AsyncRequestResponse) -> dict[str, Any]:
+    return _pending(
+        conversation_id=answer.conversation_id,
+        originator_conversation_id=answer.originator_conversation_id or None,
+        result_desc=answer.response_description,
+        response_code=answer.response_code,
+    )
 
 
 class MpesaService:
@@ -180,7 +255,7 @@ class MpesaService:
         country: str,
         callback_url: str | None,
     ) -> dict[str, Any]:
-        try:
+        def push() -> StkPushResponse:
             market = market_for(country)
             msisdn = normalise_msisdn(phone_number, market, sandbox=self.settings.is_sandbox)
             whole = check_amount(
@@ -189,28 +264,15 @@ class MpesaService:
             reference = _account_reference(account_reference)
             description = _transaction_desc(transaction_desc)
             url = callback_url if callback_url is not None else self._default_url(STK_CALLBACK_PATH)
-            answer = self.client.stk_push(
+            return self.client.stk_push(
                 phone_number=msisdn,
                 amount=whole,
                 account_reference=reference,
                 transaction_desc=description,
                 callback_url=url,
             )
-        except InputError as exc:
-            return _invalid(exc)
-        except CircuitBreakerError:
-            raise
-        except DarajaError as exc:
-            return _failure(exc)
-        return _result(
-            success=True,
-            status="pending",
-            checkout_request_id=answer.checkout_request_id,
-            merchant_request_id=answer.merchant_request_id,
-            result_desc=answer.response_description,
-            customer_message=answer.customer_message,
-            response_code=answer.response_code,
-        )
+
+        return _answered(push, _stk_pushed)
 
     async def query_stk_push(self, checkout_request_id: str) -> dict[str, Any]:
         return await asyncio.to_thread(self._query_stk_push, checkout_request_id)
@@ -219,33 +281,8 @@ class MpesaService:
         if not isinstance(checkout_request_id, str) or not checkout_request_id.strip():
             return _invalid(InputError("checkout_request_id", "is required"))
         cid = checkout_request_id.strip()
-        try:
-            answer = self.client.stk_query(cid)
-        except InputError as exc:
-            return _invalid(exc, checkout_request_id=cid)
-        except CircuitBreakerError:
-            raise
-        except DarajaError as exc:
-            return _failure(exc, checkout_request_id=cid)
-        common = {"checkout_request_id": cid, "merchant_request_id": answer.merchant_request_id or None}
-        if answer.is_pending:
-            return _result(
-                status="pending",
-                result_code=None,
-                result_desc=answer.result_desc,
-                pending_code=answer.processing_error_code or answer.result_code,
-                **common,
-            )
-        if answer.result_code is None:
-            return _result(status="unknown", result_desc=answer.result_desc, **common)
-        status = handle_mpesa_result(answer.result_code)
-        return _result(
-            success=status == "success",
-            status=status,
-            result_code=_code_value(answer.result_code),
-            result_desc=answer.result_desc,
-            disposition=classify(answer.result_code).disposition.value,
-            **common,
+        return _answered(
+            lambda: self.client.stk_query(cid), lambda answer: _stk_status(cid, answer), checkout_request_id=cid
         )
 
     # --- B2C -------------------------------------------------------------------------------------
@@ -291,7 +328,7 @@ class MpesaService:
         result_url: str | None,
         queue_timeout_url: str | None,
     ) -> dict[str, Any]:
-        try:
+        def pay() -> B2CResponse:
             market = market_for(country)
             msisdn = normalise_msisdn(phone_number, market, sandbox=self.settings.is_sandbox)
             whole = check_amount(parse_amount(amount), market, TransactionKind.B2C, self.settings.limit_overrides())
@@ -299,7 +336,7 @@ class MpesaService:
             command = next((c for c in commands if c == command_id), None)
             if command is None:
                 raise InputError("command_id", f"must be one of {', '.join(commands)}")
-            answer = self.client.b2c_payment(
+            return self.client.b2c_payment(
                 phone_number=msisdn,
                 amount=whole,
                 command_id=command,
@@ -311,21 +348,8 @@ class MpesaService:
                     queue_timeout_url if queue_timeout_url is not None else self._default_url(B2C_TIMEOUT_PATH)
                 ),
             )
-        except InputError as exc:
-            return _invalid(exc, originator_conversation_id=ocid)
-        except CircuitBreakerError:
-            raise
-        except DarajaError as exc:
-            return _failure(exc, originator_conversation_id=ocid)
-        return _result(
-            success=True,
-            status="pending",
-            conversation_id=answer.conversation_id,
-            originator_conversation_id=answer.originator_conversation_id,
-            result_desc=answer.response_description,
-            response_code=answer.response_code,
-            duplicate=answer.accepted_earlier,
-        )
+
+        return _answered(pay, _b2c_accepted, originator_conversation_id=ocid)
 
     # --- Account balance -------------------------------------------------------------------------
 
@@ -336,24 +360,12 @@ class MpesaService:
         return await asyncio.to_thread(self._get_account_balance, result_url, queue_timeout_url)
 
     def _get_account_balance(self, result_url: str | None, queue_timeout_url: str | None) -> dict[str, Any]:
-        try:
-            answer = self.client.account_balance(
+        def ask() -> AsyncRequestResponse:
+            return self.client.account_balance(
                 result_url=result_url if result_url is not None else self._default_url(BALANCE_RESULT_PATH),
                 queue_timeout_url=(
                     queue_timeout_url if queue_timeout_url is not None else self._default_url(BALANCE_TIMEOUT_PATH)
                 ),
             )
-        except InputError as exc:
-            return _invalid(exc)
-        except CircuitBreakerError:
-            raise
-        except DarajaError as exc:
-            return _failure(exc)
-        return _result(
-            success=True,
-            status="pending",
-            conversation_id=answer.conversation_id,
-            originator_conversation_id=answer.originator_conversation_id or None,
-            result_desc=answer.response_description,
-            response_code=answer.response_code,
-        )
+
+        return _answered(ask, _balance_requested)

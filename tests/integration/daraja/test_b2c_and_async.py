@@ -8,6 +8,7 @@ import pytest
 from mpesa.daraja import OutcomeUnknownError, parse_async_result, parse_c2b_payload, parse_stk_callback
 from mpesa.service import MpesaService
 from tests.integration.daraja.conftest import build_client
+from tests.unit.daraja.helpers import seed_b2c_payment
 
 B2C = "/mpesa/b2c/v3/paymentrequest"
 RESULT, TIMEOUT = "/v1/hooks/result", "/v1/hooks/timeout"
@@ -35,15 +36,7 @@ def b2c_receipts(simulator, ocid):
 
 
 def test_seed_b2c_example_pays_and_the_result_callback_parses(receiver, mpesa):
-    result = asyncio.run(
-        mpesa.b2c_payment(
-            phone_number="254708374149",
-            amount=5000.00,
-            occasion="Salary Payment",
-            remarks="Monthly Salary - January 2024",
-            command_id="BusinessPayment",
-        )
-    )
+    result = seed_b2c_payment(mpesa)
     assert result["success"], result
     assert result["conversation_id"].startswith("AG_")
     body = receiver.wait_for("/v1/hooks/b2c/result", result["conversation_id"])

@@ -26,6 +26,13 @@ def flow_input(transaction_id, max_attempts=3):
     }
 
 
+def push_without_callback(handlers, simulator):
+    """An accepted push whose callback the simulator drops; the phone does not pay by itself."""
+    simulator.configure(callback_mode="drop")
+    code, accepted = push(handlers, body_for(phone="254712345678"))
+    return accepted
+
+
 def test_callback_arrived_first_no_query_is_made(stack, handlers, simulator, machine):
     code, accepted = push(handlers, body_for())  # 254708374149 pays, and the callback settles it
     assert settled(handlers, accepted["transaction_id"])["status"] == "SUCCESS"
@@ -38,8 +45,7 @@ def test_callback_arrived_first_no_query_is_made(stack, handlers, simulator, mac
 
 
 def test_pending_then_success_is_settled_by_query(stack, handlers, simulator, machine):
-    simulator.configure(callback_mode="drop")  # only the query can tell
-    code, accepted = push(handlers, body_for(phone="254712345678"))
+    accepted = push_without_callback(handlers, simulator)  # only the query can tell
 
     def customer_pays_during_the_second_wait(wait_number):
         if wait_number == 2:
@@ -66,8 +72,7 @@ def test_pending_then_success_is_settled_by_query(stack, handlers, simulator, ma
 
 
 def test_never_answered_ends_unknown_after_bounded_queries(stack, handlers, simulator, machine):
-    simulator.configure(callback_mode="drop")
-    code, accepted = push(handlers, body_for(phone="254712345678"))
+    accepted = push_without_callback(handlers, simulator)
     with fast_forward_time():
         run = run_to_end(machine, flow_input(accepted["transaction_id"], max_attempts=3))
     assert run["description"]["status"] == "SUCCEEDED"
@@ -81,8 +86,7 @@ def test_never_answered_ends_unknown_after_bounded_queries(stack, handlers, simu
 
 
 def test_failing_task_is_retried_then_caught(stack, handlers, simulator, machine):
-    simulator.configure(callback_mode="drop")
-    code, accepted = push(handlers, body_for(phone="254712345678"))
+    accepted = push_without_callback(handlers, simulator)
     inject_fault(simulator, path=QUERY_PATH, kind="malformed", count=50)
     with fast_forward_time() as waited:
         run = run_to_end(machine, flow_input(accepted["transaction_id"]))

@@ -7,7 +7,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.unit.daraja.helpers import STATE_TABLE, FakeClock, moto_state_table, rsa_key_and_certificate
+from mpesa.settings import MpesaSettings
+from tests.unit.daraja.fake_daraja import FakeDaraja, install
+from tests.unit.daraja.helpers import (
+    STATE_TABLE,
+    FakeClock,
+    make_settings,
+    moto_state_table,
+    pem,
+    rsa_key_and_certificate,
+)
 
 TABLE = STATE_TABLE
 
@@ -20,6 +29,18 @@ def key_and_cert() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeDaraja:
+    """Every Daraja call in the test goes to a scripted FakeDaraja."""
+    return install(monkeypatch)
+
+
+@pytest.fixture
+def settings(key_and_cert: tuple[rsa.RSAPrivateKey, x509.Certificate]) -> MpesaSettings:
+    """Sandbox settings with the test certificate (B2C can encrypt its credential)."""
+    return make_settings(MPESA_CERTIFICATE_PEM=pem(key_and_cert[1]))
 
 
 @pytest.fixture

@@ -17,6 +17,16 @@ from mpesa.daraja.client import DarajaClient
 from mpesa.settings import MpesaSettings
 
 OAUTH_PATH = "/oauth/v1/generate"
+PUSH = "/mpesa/stkpush/v1/processrequest"
+QUERY = "/mpesa/stkpushquery/v1/query"
+B2C = "/mpesa/b2c/v3/paymentrequest"
+ACCEPTED_PUSH = {
+    "MerchantRequestID": "29115-34620561-1",
+    "CheckoutRequestID": "ws_CO_191220191020363925",
+    "ResponseCode": "0",
+    "ResponseDescription": "Success. Request accepted for processing",
+    "CustomerMessage": "Success. Request accepted for processing",
+}
 
 
 def answer(status: int, body: Any = None) -> requests.Response:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from cryptography import x509
@@ -16,6 +17,9 @@ from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from mpesa.settings import MpesaSettings, build_settings
+
+if TYPE_CHECKING:
+    from mpesa.service import MpesaService
 
 STATE_TABLE = "mpesa-state-test"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
@@ -84,6 +88,19 @@ def make_settings(**overrides: Any) -> MpesaSettings:
     }
     values.update(overrides)
     return build_settings(values)
+
+
+def seed_b2c_payment(mpesa: MpesaService) -> dict[str, Any]:
+    """The integration guide's B2C example, as written there."""
+    return asyncio.run(
+        mpesa.b2c_payment(
+            phone_number="254708374149",
+            amount=5000.00,
+            occasion="Salary Payment",
+            remarks="Monthly Salary - January 2024",
+            command_id="BusinessPayment",
+        )
+    )
 
 
 @contextmanager

@@ -20,30 +20,19 @@ from mpesa.daraja import (
     OutcomeUnknownError,
 )
 from mpesa.errors import ConfigurationError, InputError
-from tests.unit.daraja.fake_daraja import OAUTH_PATH, answer, daraja_error, install, make_client
+from tests.unit.daraja.fake_daraja import (
+    ACCEPTED_PUSH,
+    B2C,
+    OAUTH_PATH,
+    PUSH,
+    QUERY,
+    answer,
+    daraja_error,
+    make_client,
+)
 from tests.unit.daraja.helpers import SANDBOX_PASSKEY, make_settings, pem
 
-PUSH = "/mpesa/stkpush/v1/processrequest"
-QUERY = "/mpesa/stkpushquery/v1/query"
-B2C = "/mpesa/b2c/v3/paymentrequest"
 HOOK = "https://pay.example.com/v1/hooks/stk"
-ACCEPTED_PUSH = {
-    "MerchantRequestID": "29115-34620561-1",
-    "CheckoutRequestID": "ws_CO_191220191020363925",
-    "ResponseCode": "0",
-    "ResponseDescription": "Success. Request accepted for processing",
-    "CustomerMessage": "Success. Request accepted for processing",
-}
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    return install(monkeypatch)
-
-
-@pytest.fixture
-def settings(key_and_cert):
-    return make_settings(MPESA_CERTIFICATE_PEM=pem(key_and_cert[1]))
 
 
 @pytest.fixture

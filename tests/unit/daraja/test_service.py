@@ -6,29 +6,12 @@ import requests
 from mpesa.breaker import CircuitBreakerError
 from mpesa.errors import ConfigurationError
 from mpesa.service import MpesaService
-from tests.unit.daraja.fake_daraja import answer, daraja_error, install, make_client
-from tests.unit.daraja.helpers import make_settings, pem
-
-PUSH = "/mpesa/stkpush/v1/processrequest"
-QUERY = "/mpesa/stkpushquery/v1/query"
-B2C = "/mpesa/b2c/v3/paymentrequest"
-ACCEPTED_PUSH = {
-    "MerchantRequestID": "29115-34620561-1",
-    "CheckoutRequestID": "ws_CO_191220191020363925",
-    "ResponseCode": "0",
-    "ResponseDescription": "Success. Request accepted for processing",
-    "CustomerMessage": "Success. Request accepted for processing",
-}
+from tests.unit.daraja.fake_daraja import ACCEPTED_PUSH, B2C, PUSH, QUERY, answer, daraja_error, make_client
+from tests.unit.daraja.helpers import make_settings, seed_b2c_payment
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    return install(monkeypatch)
-
-
-@pytest.fixture
-def mpesa(key_and_cert, clock):
-    settings = make_settings(MPESA_CERTIFICATE_PEM=pem(key_and_cert[1]))
+def mpesa(settings, clock):
     return MpesaService(client=make_client(settings, clock))
 
 
@@ -149,15 +132,7 @@ def test_query_needs_a_checkout_request_id(fake, mpesa):
 
 def test_seed_b2c_example_returns_conversation_ids(fake, mpesa):
     fake.queue(B2C, answer(200, {"ConversationID": "AG_1", "OriginatorConversationID": "x", "ResponseCode": "0"}))
-    result = run(
-        mpesa.b2c_payment(
-            phone_number="254708374149",
-            amount=5000.00,
-            occasion="Salary Payment",
-            remarks="Monthly Salary - January 2024",
-            command_id="BusinessPayment",
-        )
-    )
+    result = seed_b2c_payment(mpesa)
     assert result["success"] is True
     assert result["conversation_id"] == "AG_1"
     sent = fake.body(path=B2C)
