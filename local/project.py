@@ -69,7 +69,7 @@ def function_environment(
 def sample_curl(api_url: str) -> str:
     return (
         f"curl -X POST {api_url}/v1/payments/stk-push -H 'Content-Type: application/json' "
-        '-H "Idempotency-Key: $(uuidgen || date +%s)" '
+        '-H "Idempotency-Key: $(uuidgen 2>/dev/null || date +%s)" '
         """-d '{"phone_number":"254708374149","amount":"10","account_reference":"ORDER1","""
         """"transaction_desc":"Test"}'"""
     )
