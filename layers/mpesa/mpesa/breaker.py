@@ -1,8 +1,10 @@
 """Circuit breaker per downstream, shared by every container through the state table.
 
 The integration guide's behaviour: 5 consecutive failures open the circuit for 60 s; then it is
-half-open and lets exactly one trial call through (claimed with a conditional write); the trial's
-success closes it, its failure opens it for another 60 s. While open, calls fail fast with
+half-open and lets exactly one trial call through (claimed with a conditional write that records the
+trial's id; only that trial's verdict or release counts); the trial's success closes it, its failure
+opens it for another 60 s. A claim lasts TRIAL_SECONDS; the trial call is cut to `max_trial_call_s`,
+so it reports before its claim runs out and a second trial never overlaps it. While open, calls fail fast with
 CircuitBreakerError. Only upstream trouble counts as a failure (connection errors, timeouts, 5xx
 other than business answers); a 4xx or business error is an answer, i.e. a success for the breaker.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 FAILURE_THRESHOLD = 5
 OPEN_SECONDS = 60.0
 TRIAL_SECONDS = 30.0  # a claimed trial that never reports back frees the slot after this
+TRIAL_SLACK_SECONDS = 1.0  # a trial call ends this long before its claim (verdict write, clock skew)
 STATE_TTL_SECONDS = 7 * 24 * 3600
 
 
@@ -53,25 +57,29 @@ class Snapshot:
     failures: int
     open_until_ms: int
     trial_until_ms: int
+    trial_id: str | None = None
 
 
 CLOSED = Snapshot(False, 0, 0, 0)
 
 
 class BreakerStore(Protocol):
+    """`trial_id` names the claim: reopen, close(trial=True) and release_trial act only for the trial
+    that holds the slot, so a trial that outlived its claim cannot end or free another's."""
+
     def load(self, name: str) -> Snapshot: ...
 
-    def claim_trial(self, name: str, now_ms: int, until_ms: int) -> bool: ...
+    def claim_trial(self, name: str, now_ms: int, until_ms: int, trial_id: str) -> bool: ...
 
     def add_failure(self, name: str, threshold: int, open_until_ms: int) -> bool:
         """Count a failure while closed; open when the threshold is reached. True if this call opened it."""
         ...
 
-    def reopen(self, name: str, open_until_ms: int) -> None: ...
+    def reopen(self, name: str, open_until_ms: int, trial_id: str) -> None: ...
 
-    def close(self, name: str, *, trial: bool) -> None: ...
+    def close(self, name: str, *, trial: bool, trial_id: str | None = None) -> None: ...
 
-    def release_trial(self, name: str) -> None: ...
+    def release_trial(self, name: str, trial_id: str) -> None: ...
 
 
 class MemoryBreakerStore:
@@ -82,12 +90,12 @@ class MemoryBreakerStore:
     def load(self, name: str) -> Snapshot:
         return self._states.get(name, CLOSED)
 
-    def claim_trial(self, name: str, now_ms: int, until_ms: int) -> bool:
+    def claim_trial(self, name: str, now_ms: int, until_ms: int, trial_id: str) -> bool:
         with self._lock:
             s = self._states.get(name, CLOSED)
             if not s.open or s.open_until_ms > now_ms or s.trial_until_ms >= now_ms:
                 return False
-            self._states[name] = Snapshot(True, s.failures, s.open_until_ms, until_ms)
+            self._states[name] = Snapshot(True, s.failures, s.open_until_ms, until_ms, trial_id)
             return True
 
     def add_failure(self, name: str, threshold: int, open_until_ms: int) -> bool:
@@ -100,26 +108,29 @@ class MemoryBreakerStore:
             self._states[name] = Snapshot(opened, failures, open_until_ms if opened else 0, 0)
             return opened
 
-    def reopen(self, name: str, open_until_ms: int) -> None:
+    def reopen(self, name: str, open_until_ms: int, trial_id: str) -> None:
         with self._lock:
             s = self._states.get(name, CLOSED)
-            if s.open:
+            if s.open and s.trial_id == trial_id:
                 self._states[name] = Snapshot(True, s.failures, open_until_ms, 0)
 
-    def close(self, name: str, *, trial: bool) -> None:
+    def close(self, name: str, *, trial: bool, trial_id: str | None = None) -> None:
         with self._lock:
             s = self._states.get(name, CLOSED)
-            if s.open == trial:  # a trial closes an open circuit; a plain success resets a closed one
+            # A trial closes an open circuit (if the slot is still its own); a plain success resets a closed one.
+            if (s.open and trial and s.trial_id == trial_id) or (not s.open and not trial):
                 self._states[name] = CLOSED
 
-    def release_trial(self, name: str) -> None:
+    def release_trial(self, name: str, trial_id: str) -> None:
         with self._lock:
             s = self._states.get(name, CLOSED)
-            self._states[name] = Snapshot(s.open, s.failures, s.open_until_ms, 0)
+            if s.trial_id == trial_id:
+                self._states[name] = Snapshot(s.open, s.failures, s.open_until_ms, 0)
 
 
 class DynamoBreakerStore:
-    """`breaker#<name>`: state (S), failures (N), open_until / trial_until (N, epoch ms), expires_at (TTL)."""
+    """`breaker#<name>`: state (S), failures (N), open_until / trial_until (N, epoch ms), trial_id (S),
+    expires_at (TTL)."""
 
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self.table_name = table_name
@@ -164,14 +175,20 @@ class DynamoBreakerStore:
             number("failures"),
             number("open_until"),
             number("trial_until"),
+            item.get("trial_id", {}).get("S"),
         )
 
-    def claim_trial(self, name: str, now_ms: int, until_ms: int) -> bool:
+    def claim_trial(self, name: str, now_ms: int, until_ms: int, trial_id: str) -> bool:
         return self._update(
             name,
-            "SET trial_until = :until",
+            "SET trial_until = :until, trial_id = :id",
             "#state = :open AND open_until <= :now AND (attribute_not_exists(trial_until) OR trial_until < :now)",
-            {":until": {"N": str(until_ms)}, ":now": {"N": str(now_ms)}, ":open": {"S": "open"}},
+            {
+                ":until": {"N": str(until_ms)},
+                ":now": {"N": str(now_ms)},
+                ":open": {"S": "open"},
+                ":id": {"S": trial_id},
+            },
         )
 
     def add_failure(self, name: str, threshold: int, open_until_ms: int) -> bool:
@@ -200,32 +217,44 @@ class DynamoBreakerStore:
             return False
         return self._update(
             name,
-            "SET #state = :open, open_until = :until REMOVE trial_until",
+            "SET #state = :open, open_until = :until REMOVE trial_until, trial_id",
             "#state = :closed",
             {":open": {"S": "open"}, ":closed": {"S": "closed"}, ":until": {"N": str(open_until_ms)}},
         )
 
-    def reopen(self, name: str, open_until_ms: int) -> None:
+    def reopen(self, name: str, open_until_ms: int, trial_id: str) -> None:
         self._update(
             name,
-            "SET open_until = :until REMOVE trial_until",
-            "#state = :open",
-            {":open": {"S": "open"}, ":until": {"N": str(open_until_ms)}},
+            "SET open_until = :until REMOVE trial_until, trial_id",
+            "#state = :open AND trial_id = :id",
+            {":open": {"S": "open"}, ":until": {"N": str(open_until_ms)}, ":id": {"S": trial_id}},
         )
 
-    def close(self, name: str, *, trial: bool) -> None:
-        # A trial closes an open circuit; a plain success only resets the count of a closed one.
+    def close(self, name: str, *, trial: bool, trial_id: str | None = None) -> None:
+        # A trial closes an open circuit it still holds; a plain success only resets a closed one's count.
+        values: dict[str, AttributeValueTypeDef] = {
+            ":closed": {"S": "closed"},
+            ":zero": {"N": "0"},
+            ":ttl": self._ttl(),
+        }
+        condition = "#state = :closed"
+        if trial:
+            condition = "#state = :open AND trial_id = :id"
+            values.update({":open": {"S": "open"}, ":id": {"S": trial_id or ""}})
         self._update(
             name,
-            "SET #state = :closed, failures = :zero, expires_at = :ttl REMOVE open_until, trial_until",
-            "#state = :open" if trial else "#state = :closed",
-            {":open": {"S": "open"}, ":closed": {"S": "closed"}, ":zero": {"N": "0"}, ":ttl": self._ttl()}
-            if trial
-            else {":closed": {"S": "closed"}, ":zero": {"N": "0"}, ":ttl": self._ttl()},
+            "SET #state = :closed, failures = :zero, expires_at = :ttl REMOVE open_until, trial_until, trial_id",
+            condition,
+            values,
         )
 
-    def release_trial(self, name: str) -> None:
-        self._update(name, "REMOVE trial_until", "#state = :open", {":open": {"S": "open"}})
+    def release_trial(self, name: str, trial_id: str) -> None:
+        self._update(
+            name,
+            "REMOVE trial_until, trial_id",
+            "#state = :open AND trial_id = :id",
+            {":open": {"S": "open"}, ":id": {"S": trial_id}},
+        )
 
 
 CONTAINER_BREAKERS = MemoryBreakerStore()
@@ -234,9 +263,12 @@ CONTAINER_BREAKERS = MemoryBreakerStore()
 class Permit:
     """Permission for one call. Report how it went exactly once: success, failure, or release (no verdict)."""
 
-    def __init__(self, breaker: CircuitBreaker, *, trial: bool, failures_seen: int) -> None:
+    def __init__(
+        self, breaker: CircuitBreaker, *, trial: bool, failures_seen: int, trial_id: str | None = None
+    ) -> None:
         self._breaker = breaker
         self.trial = trial
+        self.trial_id = trial_id
         self._failures_seen = failures_seen
         self._done = False
 
@@ -248,7 +280,7 @@ class Permit:
 
     def success(self) -> None:
         if self._finish() and (self.trial or self._failures_seen):
-            self._breaker._guarded(lambda s: s.close(self._breaker.name, trial=self.trial))
+            self._breaker._guarded(lambda s: s.close(self._breaker.name, trial=self.trial, trial_id=self.trial_id))
             if self.trial:
                 log.info("circuit '%s' closed after a successful trial call", self._breaker.name)
 
@@ -258,14 +290,14 @@ class Permit:
         b = self._breaker
         open_until = b._now_ms() + int(b.open_seconds * 1000)
         if self.trial:
-            b._guarded(lambda s: s.reopen(b.name, open_until))
+            b._guarded(lambda s: s.reopen(b.name, open_until, self.trial_id or ""))
             log.warning("circuit '%s' re-opened: the trial call failed", b.name)
         elif b._guarded(lambda s: s.add_failure(b.name, b.failure_threshold, open_until)):
             log.warning("circuit '%s' opened after %d consecutive failures", b.name, b.failure_threshold)
 
     def release(self) -> None:
         if self._finish() and self.trial:
-            self._breaker._guarded(lambda s: s.release_trial(self._breaker.name))
+            self._breaker._guarded(lambda s: s.release_trial(self._breaker.name, self.trial_id or ""))
 
 
 class CircuitBreaker:
@@ -307,6 +339,11 @@ class CircuitBreaker:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    @property
+    def max_trial_call_s(self) -> float:
+        """How long a trial call may take: it must report before its claim (`trial_seconds`) frees the slot."""
+        return max(self.trial_seconds - TRIAL_SLACK_SECONDS, 0.0)
+
     def _guarded[T](self, action: Callable[[BreakerStore], T]) -> T | None:
         """Breaker bookkeeping must never turn a finished call into an error: log and carry on."""
         try:
@@ -330,6 +367,7 @@ class CircuitBreaker:
         if snapshot.open_until_ms > now_ms:
             raise CircuitBreakerError(self.name, (snapshot.open_until_ms - now_ms) / 1000)
         until = now_ms + int(self.trial_seconds * 1000)
-        if self._guarded(lambda s: s.claim_trial(self.name, now_ms, until)):
-            return Permit(self, trial=True, failures_seen=snapshot.failures)
+        trial_id = uuid.uuid4().hex
+        if self._guarded(lambda s: s.claim_trial(self.name, now_ms, until, trial_id)):
+            return Permit(self, trial=True, failures_seen=snapshot.failures, trial_id=trial_id)
         raise CircuitBreakerError(self.name, self.trial_seconds)

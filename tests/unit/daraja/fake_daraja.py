@@ -44,7 +44,8 @@ def daraja_error(status: int, code: str, message: str) -> requests.Response:
 
 
 class FakeDaraja(BaseAdapter):
-    """Queue answers (or exceptions) per path; OAuth hands out token-1, token-2, ... by default."""
+    """Queue answers (or exceptions, or callables returning either) per path; OAuth hands out token-1,
+    token-2, ... by default. urllib3's retries are not involved: one queued outcome per client attempt."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,6 +80,8 @@ class FakeDaraja(BaseAdapter):
             outcome = answer(200, {"access_token": f"token-{self.tokens_issued}", "expires_in": "3599"})
         else:
             raise AssertionError(f"unexpected request to {path}")
+        if callable(outcome):  # a step run while the request is "on the wire" (may raise, returns the answer)
+            outcome = outcome()
         if isinstance(outcome, BaseException):
             raise outcome
         response: requests.Response = outcome

@@ -153,3 +153,24 @@ def _broken_client():
             return fail
 
     return Broken()
+
+
+@pytest.mark.parametrize("verdict", ["release", "success", "failure"])
+def test_a_trial_that_outlived_its_claim_cannot_free_or_end_the_next_trial(make_breaker, clock, verdict):
+    breaker = make_breaker()
+    fail_times(breaker, 5)
+    clock.advance(61)
+    stale = breaker.acquire()
+    clock.advance(31)  # its claim ran out: another container holds the next trial
+    current = breaker.acquire()
+    assert current.trial
+    getattr(stale, verdict)()
+    with pytest.raises(CircuitBreakerError):
+        breaker.acquire()  # the slot is still the current trial's
+    current.success()
+    assert breaker.state() is BreakerState.CLOSED
+
+
+def test_a_trial_call_is_cut_to_end_within_its_claim():
+    breaker = CircuitBreaker("daraja", store=MemoryBreakerStore())
+    assert 0 < breaker.max_trial_call_s < breaker.trial_seconds

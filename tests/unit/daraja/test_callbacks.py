@@ -247,3 +247,23 @@ def test_webhook_answers_have_daraja_shapes():
     assert callback_ack() == {"ResultCode": 0, "ResultDesc": "Accepted"}
     assert c2b_validation_accept("tp-1") == {"ResultCode": "0", "ResultDesc": "Accepted", "ThirdPartyTransID": "tp-1"}
     assert c2b_validation_reject("C2B00012") == {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
+
+
+def test_an_unused_item_with_an_object_value_does_not_spoil_the_callback():
+    body = SEED_SUCCESS.replace('{"Name": "Balance"}', '{"Name": "Balance", "Value": {"Amount": 1}}')
+    callback = parse_stk_callback(body)
+    assert (callback.amount, callback.receipt, callback.phone) == (1000, "NLJ7RT61SV", "254708374149")
+    with pytest.raises(InputError, match=r"CallbackMetadata\.Balance"):
+        callback.balance  # noqa: B018  (only the item that is read is checked)
+
+
+def test_a_used_item_with_an_object_value_is_refused():
+    body = SEED_SUCCESS.replace('"Value": "NLJ7RT61SV"', '"Value": {"Receipt": "NLJ7RT61SV"}')
+    with pytest.raises(CallbackPayloadError, match="MpesaReceiptNumber"):
+        parse_stk_callback(body)
+
+
+@pytest.mark.parametrize("amount", ["0", "-0", "0.00"])
+def test_a_success_callback_without_a_positive_amount_is_refused(amount):
+    with pytest.raises(CallbackPayloadError, match="positive"):
+        parse_stk_callback(SEED_SUCCESS.replace("1000.00", amount))

@@ -1,4 +1,5 @@
 import base64
+import time
 import uuid
 from typing import Any, cast
 
@@ -7,7 +8,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import padding
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from mpesa.breaker import CircuitBreakerError
+from mpesa.breaker import CircuitBreaker, CircuitBreakerError, MemoryBreakerStore
 from mpesa.daraja import (
     CircuitOpenError,
     DarajaApiError,
@@ -19,6 +20,8 @@ from mpesa.daraja import (
     InvalidAccessTokenError,
     OutcomeUnknownError,
 )
+from mpesa.daraja.client import DarajaClient
+from mpesa.daraja.transport import current_budget
 from mpesa.errors import ConfigurationError, InputError
 from tests.unit.daraja.fake_daraja import (
     ACCEPTED_PUSH,
@@ -92,8 +95,9 @@ def test_every_call_has_connect_and_read_timeouts(fake, client):
 
 
 def test_timeouts_shrink_to_the_time_left_before_the_deadline(fake, client):
-    fake.queue(PUSH, answer(200, ACCEPTED_PUSH))
-    push(client, deadline=Deadline.within(1.5))
+    # A query: a push is no longer started with less than connect + read window left (see below).
+    fake.queue(QUERY, answer(200, {"ResponseCode": "0", "CheckoutRequestID": "ws_CO_1", "ResultCode": "0"}))
+    client.stk_query("ws_CO_1", deadline=Deadline.within(1.5))
     connect_s, read_s = fake.timeouts[-1]
     assert connect_s == 1.0
     assert read_s <= 1.5
@@ -314,3 +318,166 @@ def test_configuration_gaps_are_named(fake, clock):
     with pytest.raises(ConfigurationError, match="sandbox"):
         make_client(make_settings(MPESA_ENVIRONMENT="production"), clock).c2b_simulate(amount=10, msisdn="254708374149")
     assert fake.sent == []
+
+
+# --- review regressions ---------------------------------------------------------------------------
+
+REVERSAL = "/mpesa/reversal/v1/request"
+ACCEPTED_ASYNC = {"ConversationID": "AG_1", "OriginatorConversationID": "o-1", "ResponseCode": "0"}
+
+
+def refused():
+    return requests.ConnectionError(
+        MaxRetryError(cast(Any, None), "/x", NewConnectionError(cast(Any, None), "Connection refused"))
+    )
+
+
+def after_an_attempt_that_may_have_reached_daraja(outcome):
+    """What urllib3 leaves when it retried a 503 or a read timeout: the budget says an attempt may have
+    been processed, and `outcome` is what the last attempt got."""
+
+    def last_attempt():
+        budget = current_budget()
+        assert budget is not None
+        budget.reached = budget.retried_after_reaching = True
+        return outcome
+
+    return last_attempt
+
+
+def reversal(client):
+    return client.reversal(
+        transaction_id="NLJ7RT61SV",
+        amount=1000,
+        result_url="https://pay.example.com/v1/hooks/reversal/result",
+        queue_timeout_url="https://pay.example.com/v1/hooks/reversal/timeout",
+    )
+
+
+def c2b_simulate(client):
+    return client.c2b_simulate(amount=10, msisdn="254708374149", bill_ref_number="INV-1")
+
+
+MONEY_MOVING = {
+    "stk_push": (PUSH, push),
+    "b2c_payment": (B2C, b2c),
+    "reversal": (REVERSAL, reversal),
+    "c2b_simulate": ("/mpesa/c2b/v2/simulate", c2b_simulate),
+}
+
+
+def test_b2c_retry_that_cannot_connect_after_an_attempt_that_may_have_reached_daraja_is_unknown(fake, client):
+    fake.queue(B2C, after_an_attempt_that_may_have_reached_daraja(refused()))
+    with pytest.raises(OutcomeUnknownError, match="may have reached") as caught:
+        b2c(client, originator_conversation_id="ocid-3")
+    assert caught.value.originator_conversation_id == "ocid-3"
+
+
+def test_query_retry_that_cannot_connect_after_an_answered_attempt_is_reported_as_sent(fake, client):
+    fake.queue(QUERY, after_an_attempt_that_may_have_reached_daraja(refused()))
+    with pytest.raises(DarajaTransportError) as caught:
+        client.stk_query("ws_CO_1")
+    assert caught.value.request_sent is True
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        daraja_error(400, "400.002.02", "Bad Request - Invalid Amount"),
+        daraja_error(500, "500.003.02", "Spike arrest violation"),
+        daraja_error(404, "404.001.03", "Invalid Access Token"),
+        answer(200, {"ConversationID": "AG_1", "ResponseCode": "1", "ResponseDescription": "Rejected"}),
+    ],
+    ids=["400", "spike-arrest", "invalid-token", "not-accepted"],
+)
+def test_b2c_retry_rejected_after_an_attempt_that_may_have_been_processed_is_unknown(fake, client, last):
+    fake.queue(B2C, after_an_attempt_that_may_have_reached_daraja(last))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        b2c(client, originator_conversation_id="ocid-4")
+    assert caught.value.originator_conversation_id == "ocid-4"
+    assert len(fake.sent_to(B2C)) == 1  # not re-sent with a fresh token either
+
+
+def test_b2c_retry_meeting_the_duplicate_check_is_accepted_earlier(fake, client):
+    duplicate = daraja_error(500, "500.002.1001", "Duplicate OriginatorConversationID.")
+    fake.queue(B2C, after_an_attempt_that_may_have_reached_daraja(duplicate))
+    assert b2c(client, originator_conversation_id="ocid-5").accepted_earlier
+
+
+@pytest.mark.parametrize("api", list(MONEY_MOVING))
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [(500, "500.003.1001", "Internal Server Error"), (500, "500.000.9999", "Something else")],
+)
+def test_a_5xx_daraja_error_outside_the_allowlist_is_unknown_on_money_moving_apis(
+    fake, client, api, status, code, message
+):
+    path, call = MONEY_MOVING[api]
+    fake.queue(path, daraja_error(status, code, message))
+    with pytest.raises(OutcomeUnknownError, match=code) as caught:
+        call(client)
+    assert caught.value.http_status == status
+    assert len(fake.sent_to(path)) == 1
+
+
+@pytest.mark.parametrize("api", list(MONEY_MOVING))
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (400, "400.002.02", "Bad Request - Invalid Amount"),
+        (
+            500,
+            "500.001.1001",
+            "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+        ),
+        (500, "500.003.02", "Error Occurred: Spike Arrest Violation"),
+        (500, "500.003.03", "Error Occurred: Quota Violation"),
+    ],
+)
+def test_allowlisted_rejections_are_definite_on_money_moving_apis(fake, client, api, status, code, message):
+    path, call = MONEY_MOVING[api]
+    fake.queue(path, daraja_error(status, code, message))
+    with pytest.raises(DarajaApiError) as caught:
+        call(client)
+    assert (caught.value.http_status, caught.value.error_code) == (status, code)
+
+
+def test_a_push_without_time_for_a_whole_attempt_is_not_started(fake, client):
+    # connect 1 s + read 2 s: with 2.5 s left the push would most likely end as an unknown outcome.
+    with pytest.raises(DeadlineExceededError, match="needed"):
+        push(client, deadline=Deadline.within(2.5))
+    assert fake.sent == []  # not even a token
+
+
+def test_a_token_wait_that_ate_the_budget_stops_the_push_before_it_is_sent(fake, settings, clock):
+    class SlowTokens:
+        def token(self, fetch, **_):
+            time.sleep(0.2)  # another container's refresh, or a slow OAuth answer
+            return "token-slow"
+
+    breaker = CircuitBreaker("daraja", store=MemoryBreakerStore(), clock=clock.now)
+    client = DarajaClient(settings, tokens=cast(Any, SlowTokens()), breaker=breaker, clock=clock)
+    with pytest.raises(DeadlineExceededError):
+        push(client, deadline=Deadline.within(3.1))  # 3 s needed for the push itself
+    assert fake.sent_to(PUSH) == []
+
+
+def test_the_token_fetch_before_a_push_leaves_time_for_the_push(fake, client):
+    fake.queue(PUSH, answer(200, ACCEPTED_PUSH))
+    push(client, deadline=Deadline.within(4.5))
+    _, oauth_read_s = fake.timeouts[0]
+    assert oauth_read_s <= 1.5  # 3 s of the 4.5 s are kept for the push
+    assert fake.timeouts[1] == (1.0, 2.0)
+
+
+def test_a_half_open_trial_call_ends_before_its_claim_on_the_slot(fake, clock):
+    client = make_client(make_settings(MPESA_READ_TIMEOUT_S=30), clock)
+    fake.queue(QUERY, *[answer(502, "<html>") for _ in range(5)])
+    for _ in range(5):
+        with pytest.raises(DarajaApiError):
+            client.stk_query("ws_CO_1")
+    clock.advance(61)
+    fake.queue(QUERY, answer(200, {"ResponseCode": "0", "CheckoutRequestID": "ws_CO_1", "ResultCode": "0"}))
+    client.stk_query("ws_CO_1", deadline=Deadline.within(300))
+    _, read_s = fake.timeouts[-1]
+    assert read_s <= client.breaker.trial_seconds - 1

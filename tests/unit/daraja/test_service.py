@@ -1,13 +1,18 @@
 import asyncio
+from typing import Any
 
 import pytest
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from mpesa.breaker import CircuitBreakerError
+from mpesa.daraja.transport import current_budget
 from mpesa.errors import ConfigurationError
 from mpesa.service import MpesaService
 from tests.unit.daraja.fake_daraja import ACCEPTED_PUSH, B2C, PUSH, QUERY, answer, daraja_error, make_client
 from tests.unit.daraja.helpers import make_settings, seed_b2c_payment
+
+NO_POOL: Any = None
 
 
 @pytest.fixture
@@ -191,3 +196,26 @@ def test_service_reads_settings_from_the_environment(monkeypatch):
     mpesa = MpesaService()
     assert mpesa.settings.business_short_code == "174379"
     assert mpesa.client.settings.daraja_base_url == "https://sandbox.safaricom.co.ke"
+
+
+def test_b2c_5xx_that_is_not_a_definite_rejection_is_unknown_with_the_ocid(fake, mpesa):
+    fake.queue(B2C, daraja_error(500, "500.003.1001", "Internal Server Error"))
+    result = run(mpesa.b2c_payment("254708374149", 500, None, "Refund", originator_conversation_id="ocid-10"))
+    assert (result["success"], result["status"], result["error_code"]) == (False, "unknown", "TIMEOUT")
+    assert result["originator_conversation_id"] == "ocid-10"
+
+
+def test_b2c_retry_that_cannot_connect_after_a_503_is_unknown_not_a_network_error(fake, mpesa):
+    def refused_after_a_503():
+        budget = current_budget()
+        assert budget is not None
+        budget.reached = budget.retried_after_reaching = True  # urllib3 retried a 503, which may have been processed
+        return requests.ConnectionError(MaxRetryError(NO_POOL, B2C, NewConnectionError(NO_POOL, "refused")))
+
+    fake.queue(B2C, refused_after_a_503)
+    result = run(mpesa.b2c_payment("254708374149", 500, None, "Refund", originator_conversation_id="ocid-11"))
+    assert (result["status"], result["error_code"], result["originator_conversation_id"]) == (
+        "unknown",
+        "TIMEOUT",
+        "ocid-11",
+    )

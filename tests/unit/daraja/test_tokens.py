@@ -6,6 +6,7 @@ from typing import Any, cast
 import pytest
 
 from mpesa.daraja.auth import (
+    DEFAULT_LEASE_S,
     CachedToken,
     DynamoTokenStore,
     MemoryTokenCache,
@@ -14,6 +15,7 @@ from mpesa.daraja.auth import (
 )
 from mpesa.daraja.errors import TokenUnavailableError
 from mpesa.daraja.models import AccessTokenResponse
+from mpesa.daraja.transport import Deadline
 from tests.unit.daraja.conftest import TABLE
 
 KEY = token_cache_key("consumer-key", "https://sandbox.safaricom.co.ke")
@@ -200,3 +202,50 @@ class _Unreachable:
             raise EndpointConnectionError(endpoint_url="https://dynamodb.invalid")
 
         return fail
+
+
+def test_the_refresh_lease_outlasts_the_fetchs_deadline(clock, dynamodb):
+    store = DynamoTokenStore(TABLE, dynamodb)
+    lease_left_ms = []
+
+    def fetch():
+        lease_left_ms.append(int(item(dynamodb)["lease_until"]["N"]) - int(clock.now() * 1000))
+        return AccessTokenResponse(access_token="token-1", expires_in=Decimal(3599))
+
+    # An OAuth fetch can take 20 s and more (connect + read timeouts, retries): the lease covers it all.
+    provider(clock, store).token(fetch, fetch_deadline=Deadline.within(25))
+    assert lease_left_ms[0] >= 25_000
+
+
+def test_a_holder_that_outlived_its_lease_neither_stores_nor_keeps_its_token(clock, dynamodb):
+    store = DynamoTokenStore(TABLE, dynamodb)
+    issued = []  # Daraja's view: with one token per app, the last one issued is the valid one
+
+    def issue(name):
+        issued.append(name)
+        return AccessTokenResponse(access_token=name, expires_in=Decimal(3599))
+
+    a_memory = MemoryTokenCache()
+    a = TokenProvider(KEY, store=store, memory=a_memory, clock=clock, owner="a")
+    b = provider(clock, store, owner="b")
+
+    def slow_fetch_a():
+        token = issue("TA")  # issued at once, but the answer is slow:
+        clock.advance(DEFAULT_LEASE_S + 1)  # A's lease runs out meanwhile,
+        assert b.token(lambda: issue("TB")) == "TB"  # B takes it over and stores TB
+        return token
+
+    assert a.token(slow_fetch_a) == "TA"  # for the call at hand only
+    assert issued == ["TA", "TB"]
+    assert item(dynamodb)["access_token"]["S"] == "TB"
+    assert a_memory.get(KEY) is None
+
+
+def test_a_save_needs_the_lease(clock, dynamodb):
+    store = DynamoTokenStore(TABLE, dynamodb)
+    now_ms = int(clock.now() * 1000)
+    token = CachedToken("mine", now_ms, now_ms + 3_000_000, now_ms + 3_599_000)
+    store.try_lease(KEY, "b", now_ms, now_ms + 10_000)
+    assert not store.save(KEY, token, owner="a")
+    assert store.save(KEY, token, owner="b")
+    assert "lease_owner" not in item(dynamodb)

@@ -9,10 +9,12 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
+from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
 from mpesa.daraja.transport import (
     Deadline,
+    DeadlineAdapter,
     RetryKind,
     RetryPolicy,
     call_budget,
@@ -128,3 +130,50 @@ def test_one_session_per_policy_per_container_with_a_user_agent():
     assert session is session_for(RetryPolicy(RetryKind.SAFE, backoff_factor=0.5))
     assert session is not session_for(RetryPolicy(RetryKind.CONNECT_ONLY, backoff_factor=0.5))
     assert str(session.headers["User-Agent"]).startswith("mpesa-serverless/0.1 (+https://github.com/")
+
+
+# --- an attempt that may have reached Daraja is remembered across retries ---------------------
+
+
+def status_answer(status):
+    return HTTPResponse(body=b"", status=status, preload_content=False)
+
+
+def test_a_retried_answer_marks_the_exchange_as_possibly_sent_even_if_the_retry_cannot_connect():
+    retry = RetryPolicy(RetryKind.SAFE, backoff_factor=0.0).build()
+    with call_budget(Deadline.within(60), attempt_s=3.0) as budget:
+        retry = retry.increment(method="POST", url="/x", response=status_answer(503))
+        assert budget.reached
+        fail(retry, NewConnectionError(NO_POOL, "refused"))  # the retry never connected ...
+        assert budget.reached  # ... but the first attempt may have been processed
+        assert budget.retried_after_reaching
+
+
+def test_a_503_that_cannot_be_retried_in_time_is_the_final_answer_not_a_retry():
+    retry = RetryPolicy(RetryKind.SAFE).build()
+    with call_budget(Deadline.within(5), attempt_s=23.0) as budget, pytest.raises(MaxRetryError):
+        retry.increment(method="POST", url="/x", response=status_answer(503))
+    assert not budget.retried_after_reaching  # the 503 handed back is the only attempt
+
+
+def test_a_read_error_marks_the_exchange_as_possibly_sent():
+    with call_budget(Deadline.within(60), attempt_s=3.0) as budget:
+        fail(RetryPolicy(RetryKind.SAFE).build(), ReadTimeoutError(NO_POOL, "/x", "read timed out"))
+    assert budget.reached
+    with call_budget(Deadline.within(60), attempt_s=3.0) as budget, pytest.raises(ProtocolError):
+        fail(RetryPolicy(RetryKind.CONNECT_ONLY).build(), ProtocolError("Connection aborted."))
+    assert budget.reached
+
+
+def test_connect_failures_alone_leave_the_exchange_unsent():
+    retry = RetryPolicy(RetryKind.SAFE, backoff_factor=0.0).build()
+    with call_budget(Deadline.within(60), attempt_s=3.0) as budget:
+        retry = fail(retry, NewConnectionError(NO_POOL, "refused"))
+        fail(retry, ConnectTimeoutError())
+    assert not budget.reached
+
+
+def test_sessions_stop_reading_at_the_deadline():
+    adapter = session_for(RetryPolicy(RetryKind.CONNECT_ONLY, backoff_factor=0.25)).get_adapter("https://x.test")
+    assert isinstance(adapter, DeadlineAdapter)
+    assert set(adapter.poolmanager.pool_classes_by_scheme) == {"http", "https"}

@@ -8,7 +8,11 @@ Layers, fastest first:
    strong consistency; the token is stored (the table is encrypted at rest and only the functions'
    roles can read it), the consumer secret never is;
 3. Daraja itself, called by the one container that holds the item's refresh lease, granted by the
-   conditional write `attribute_not_exists(lease_until) OR lease_until < :now`.
+   conditional write `attribute_not_exists(lease_until) OR lease_until < :now`. The lease lasts
+   until the fetch's own deadline plus LEASE_SLACK_S, so it outlives the fetch; the new token is
+   stored only while the lease is still ours (`lease_owner = :me`). A holder that lost its lease
+   (it was slower than its lease after all) uses its token for the call at hand and stores nothing:
+   the token stored by the container that took the lease over is the newer one.
 
 A container that finds the token within its refresh margin while another holds the lease keeps
 using the current (still valid) token. One that has no usable token waits, polling the item, until
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 from mpesa.daraja.clock import SYSTEM_CLOCK, Clock
 from mpesa.daraja.errors import TokenUnavailableError
 from mpesa.daraja.models import AccessTokenResponse
+from mpesa.daraja.transport import Deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,7 +45,9 @@ log = logging.getLogger(__name__)
 
 CONTAINER_ID = uuid.uuid4().hex  # identifies this container as a lease owner
 DEFAULT_REFRESH_MARGIN_S = 300.0
-DEFAULT_LEASE_S = 10.0
+LEASE_SLACK_S = 2.0  # beyond the fetch's deadline: the save after it, and clock skew between containers
+# A lease for a fetch without a deadline; DarajaClient bounds every fetch at DEFAULT_LEASE_S - LEASE_SLACK_S.
+DEFAULT_LEASE_S = 31.0
 DEFAULT_POLL_INTERVAL_S = 0.25
 
 
@@ -97,8 +104,9 @@ class TokenStore(Protocol):
         """The item after granting the lease, or None when another owner holds an unexpired lease."""
         ...
 
-    def save(self, key: str, token: CachedToken) -> bool:
-        """Store the token, clear the lease; False if a later-fetched token is stored (ties: last write wins)."""
+    def save(self, key: str, token: CachedToken, owner: str | None = None) -> bool:
+        """Store the token and clear the lease. With `owner`: only while `owner` holds the lease (False
+        otherwise). Without (tools, tests): False if a later-fetched token is stored."""
         ...
 
     def release(self, key: str, owner: str) -> None: ...
@@ -146,9 +154,22 @@ class DynamoTokenStore:
             raise TokenStoreError(f"lease failed ({type(exc).__name__})") from exc
         return _state_from_item(answer.get("Attributes") or {})
 
-    def save(self, key: str, token: CachedToken) -> bool:
+    def save(self, key: str, token: CachedToken, owner: str | None = None) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        values: dict[str, AttributeValueTypeDef] = {
+            ":token": {"S": token.value},
+            ":fetched": {"N": str(token.fetched_at_ms)},
+            ":refresh": {"N": str(token.refresh_at_ms)},
+            ":expires": {"N": str(token.expires_at_ms)},
+            ":ttl": {"N": str(-(-token.expires_at_ms // 1000))},
+        }
+        if owner is None:
+            condition = "attribute_not_exists(fetched_at_ms) OR fetched_at_ms <= :fetched"
+        else:
+            # Only the lease holder stores: local fetch times of different containers do not order tokens.
+            condition = "lease_owner = :owner"
+            values[":owner"] = {"S": owner}
         try:
             self._client.update_item(
                 TableName=self.table_name,
@@ -156,14 +177,8 @@ class DynamoTokenStore:
                 UpdateExpression="SET access_token = :token, fetched_at_ms = :fetched, "
                 "refresh_at_ms = :refresh, "
                 "token_expires_ms = :expires, expires_at = :ttl REMOVE lease_until, lease_owner",
-                ConditionExpression="attribute_not_exists(fetched_at_ms) OR fetched_at_ms <= :fetched",
-                ExpressionAttributeValues={
-                    ":token": {"S": token.value},
-                    ":fetched": {"N": str(token.fetched_at_ms)},
-                    ":refresh": {"N": str(token.refresh_at_ms)},
-                    ":expires": {"N": str(token.expires_at_ms)},
-                    ":ttl": {"N": str(-(-token.expires_at_ms // 1000))},
-                },
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -245,7 +260,7 @@ class TokenProvider:
         memory: MemoryTokenCache | None = None,
         clock: Clock = SYSTEM_CLOCK,
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
-        lease_s: float = DEFAULT_LEASE_S,
+        lease_s: float = DEFAULT_LEASE_S,  # for fetches without a deadline; also bounds a waiter's wait
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
         owner: str = CONTAINER_ID,
     ) -> None:
@@ -267,8 +282,13 @@ class TokenProvider:
         *,
         reject: str | None = None,
         max_wait_s: float | None = None,
+        fetch_deadline: Deadline | None = None,
     ) -> str:
-        """A token other than `reject` (the one Daraja just called invalid), fetching only if needed."""
+        """A token other than `reject` (the one Daraja just called invalid), fetching only if needed.
+
+        `fetch_deadline` is the instant by which `fetch` is over (it must honour it): a refresh lease
+        taken for the fetch lasts until then plus LEASE_SLACK_S. Without it the lease is `lease_s`.
+        """
         key = self.cache_key
         if reject is not None:
             self._memory.discard(key, reject)
@@ -290,7 +310,7 @@ class TokenProvider:
             wait_s = self._lease_ms / 1000 + self._poll_s
             if max_wait_s is not None:
                 wait_s = max(0.0, min(wait_s, max_wait_s))
-            return self._shared(self._store, fetch, reject, wait_s)
+            return self._shared(self._store, fetch, reject, wait_s, fetch_deadline)
         finally:
             lock.release()
 
@@ -303,8 +323,19 @@ class TokenProvider:
         self._memory.put(self.cache_key, token)
         return token.value
 
+    def _lease_ms_for(self, fetch_deadline: Deadline | None) -> int:
+        """The lease outlives the fetch: until its deadline plus the slack."""
+        if fetch_deadline is None:
+            return self._lease_ms
+        return int((max(fetch_deadline.remaining_s(), 0.0) + LEASE_SLACK_S) * 1000)
+
     def _shared(
-        self, store: TokenStore, fetch: Callable[[], AccessTokenResponse], reject: str | None, wait_s: float
+        self,
+        store: TokenStore,
+        fetch: Callable[[], AccessTokenResponse],
+        reject: str | None,
+        wait_s: float,
+        fetch_deadline: Deadline | None,
     ) -> str:
         key = self.cache_key
         give_up_ms = self._now_ms() + int(wait_s * 1000)
@@ -315,7 +346,8 @@ class TokenProvider:
                 if state.token is not None and state.token.fresh(now_ms, reject):
                     return self._keep(state.token)
                 if not state.lease_active(now_ms):
-                    granted = store.try_lease(key, self._owner, now_ms, now_ms + self._lease_ms)
+                    lease_until_ms = now_ms + self._lease_ms_for(fetch_deadline)
+                    granted = store.try_lease(key, self._owner, now_ms, lease_until_ms)
                     if granted is not None:
                         if granted.token is not None and granted.token.fresh(now_ms, reject):
                             store.release(key, self._owner)  # refreshed by someone between our read and lease
@@ -343,11 +375,11 @@ class TokenProvider:
         token = CachedToken.from_response(response, self._now_ms(), self._margin_s)
         log.info("fetched a new Daraja access token (expires in %s s)", response.expires_in)
         try:
-            if not store.save(key, token):
-                # A token fetched after ours is stored (our lease had expired): it is the one Daraja honours.
-                newer = store.read(key).token
-                if newer is not None and newer.usable(self._now_ms(), reject):
-                    return self._keep(newer)
+            if not store.save(key, token, owner=self._owner):
+                # Our lease ran out and another container took it over: its token is (or will be) the
+                # shared one, and newer than ours. Ours serves this call only: not stored, not kept.
+                log.warning("token refresh lease lost during the fetch: new token used once, not stored")
+                return token.value
         except TokenStoreError as exc:
             log.warning("could not share the new access token: %s", exc)
         return self._keep(token)

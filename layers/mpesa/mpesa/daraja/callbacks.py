@@ -24,6 +24,9 @@ from mpesa.errors import InputError
 from mpesa.money import parse_amount
 
 Value = int | Decimal | str | None
+# What an Item/ResultParameter Value may hold on the wire. Only the items a property reads are checked
+# (and must be a Value): an unused item with an object or list Value does not spoil the callback.
+RawValue = int | Decimal | str | dict[str, Any] | list[Any] | None
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -73,18 +76,24 @@ def _daraja_time(value: Value, fmt: str, field: str) -> datetime | None:
         raise InputError(field, f"is not a date in the format {fmt}") from None
 
 
+def _scalar(value: RawValue, field: str) -> Value:
+    if isinstance(value, dict | list):
+        raise InputError(field, "must be a number or text, not a JSON object or list")
+    return value
+
+
 def _text_or_none(value: Value) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
 class NameValue(DarajaResponse):
     name: Text = Field(alias="Name")
-    value: Value = Field(None, alias="Value")
+    value: RawValue = Field(None, alias="Value")
 
 
 class KeyValue(DarajaResponse):
     key: Text = Field(alias="Key")
-    value: Value = Field(None, alias="Value")
+    value: RawValue = Field(None, alias="Value")
 
 
 # --- STK push result --------------------------------------------------------------------------
@@ -108,8 +117,11 @@ class StkCallback(DarajaResponse):
     @model_validator(mode="after")
     def _success_carries_the_payment(self) -> Self:
         if self.succeeded:
-            if self.amount is None:
+            amount = self.amount
+            if amount is None:
                 raise ValueError("a successful callback must carry CallbackMetadata Amount")
+            if amount <= 0:
+                raise ValueError("a successful callback must carry a positive CallbackMetadata Amount")
             if self.receipt is None:
                 raise ValueError("a successful callback must carry CallbackMetadata MpesaReceiptNumber")
             self.transaction_date  # noqa: B018  (validates the format when present)
@@ -125,34 +137,36 @@ class StkCallback(DarajaResponse):
         return handle_mpesa_result(self.result_code)
 
     @property
-    def metadata(self) -> dict[str, Value]:
+    def metadata(self) -> dict[str, RawValue]:
         """Item Name → Value (an item without Value, like Balance, maps to None)."""
         if self.callback_metadata is None:
             return {}
         return {item.name: item.value for item in self.callback_metadata.items}
 
+    def _item(self, name: str) -> Value:
+        return _scalar(self.metadata.get(name), f"CallbackMetadata.{name}")
+
     @property
     def amount(self) -> int | None:
-        value = self.metadata.get("Amount")
+        value = self._item("Amount")
         return None if value is None else parse_amount(value, field="CallbackMetadata.Amount")
 
     @property
     def receipt(self) -> str | None:
-        return _text_or_none(self.metadata.get("MpesaReceiptNumber"))
+        return _text_or_none(self._item("MpesaReceiptNumber"))
 
     @property
     def transaction_date(self) -> datetime | None:
-        value = self.metadata.get("TransactionDate")
-        return _daraja_time(value, TIMESTAMP_FORMAT, "CallbackMetadata.TransactionDate")
+        return _daraja_time(self._item("TransactionDate"), TIMESTAMP_FORMAT, "CallbackMetadata.TransactionDate")
 
     @property
     def phone(self) -> str | None:
         """As sent (a number today; may become masked or hashed): treat as data, not as a key."""
-        return _text_or_none(self.metadata.get("PhoneNumber"))
+        return _text_or_none(self._item("PhoneNumber"))
 
     @property
     def balance(self) -> str | None:
-        return _text_or_none(self.metadata.get("Balance"))
+        return _text_or_none(self._item("Balance"))
 
 
 class _StkCallbackBody(DarajaResponse):
@@ -243,24 +257,27 @@ class AsyncResult(DarajaResponse):
         return self.result_code == "0"
 
     @property
-    def parameters(self) -> dict[str, Value]:
+    def parameters(self) -> dict[str, RawValue]:
         if self.result_parameters is None:
             return {}
         return {item.key: item.value for item in self.result_parameters.items}
 
     @property
-    def references(self) -> dict[str, Value]:
+    def references(self) -> dict[str, RawValue]:
         if self.reference_data is None:
             return {}
         return {item.key: item.value for item in self.reference_data.items}
 
+    def _item(self, key: str) -> Value:
+        return _scalar(self.parameters.get(key), f"ResultParameters.{key}")
+
     def parameter(self, key: str) -> str | None:
-        return _text_or_none(self.parameters.get(key))
+        return _text_or_none(self._item(key))
 
     # B2C
     @property
     def transaction_amount(self) -> int | None:
-        value = self.parameters.get("TransactionAmount")
+        value = self._item("TransactionAmount")
         return None if value is None else parse_amount(value, field="ResultParameters.TransactionAmount")
 
     @property
@@ -273,7 +290,7 @@ class AsyncResult(DarajaResponse):
 
     @property
     def transaction_completed_at(self) -> datetime | None:
-        value = self.parameters.get("TransactionCompletedDateTime")
+        value = self._item("TransactionCompletedDateTime")
         return _daraja_time(value, "%d.%m.%Y %H:%M:%S", "ResultParameters.TransactionCompletedDateTime")
 
     @property

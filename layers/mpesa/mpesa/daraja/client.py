@@ -3,7 +3,9 @@
 Each call: circuit breaker permit → access token (shared cache) → one HTTP exchange with the retry
 policy its API allows → typed response, or a typed DarajaError. An "Invalid Access Token" answer
 causes one forced token refresh and one re-send (the gateway rejected the request unprocessed).
-See docs/daraja-client.md for the retry rules and the TIMEOUT (outcome unknown) semantics.
+A money-moving request is sent only with time for a whole attempt left (`send_window_s`); the token
+fetch before it is cut short to keep that time. See docs/daraja-client.md for the retry rules and the
+TIMEOUT (outcome unknown) semantics.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import requests
 from pydantic import ValidationError
 
 from mpesa.breaker import CircuitBreaker, CircuitBreakerError, Permit
-from mpesa.daraja.auth import DynamoTokenStore, TokenProvider, token_cache_key
+from mpesa.daraja.auth import DEFAULT_LEASE_S, LEASE_SLACK_S, DynamoTokenStore, TokenProvider, token_cache_key
 from mpesa.daraja.aws import dynamodb_client, state_table_name
 from mpesa.daraja.clock import SYSTEM_CLOCK, Clock
 from mpesa.daraja.credentials import NAIROBI, daraja_timestamp, security_credential, stk_password
 from mpesa.daraja.errors import (
+    DEFINITE_5XX_CODES,
+    DUPLICATE_OCID_CODE,
     CircuitOpenError,
     DarajaApiError,
     DarajaError,
@@ -82,7 +86,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_S = 29.0  # API Gateway answers 504 after 30 s: a call without a deadline fits that
 MIN_ATTEMPT_S = 0.25  # below this much time left, a request is not started
-GATEWAY_STATUSES = frozenset({502, 503, 504})
+# A money-moving request is sent only with connect timeout + this much read time left (or the whole
+# read timeout when shorter): started with less, it would most likely end as an unknown outcome.
+MIN_READ_WINDOW_S = 10.0
+MAX_TOKEN_FETCH_S = DEFAULT_LEASE_S - LEASE_SLACK_S  # the refresh lease must outlast every fetch
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,9 @@ _NOT_JSON = object()
 class _Answer:
     status: int
     payload: object  # decoded JSON, or _NOT_JSON
+    # An attempt of this exchange before the one answered may have reached Daraja (a 503/504 or a
+    # read error that urllib3 retried): the answer speaks only for the last attempt.
+    resent: bool = False
 
 
 def _decode(content: bytes) -> object:
@@ -208,6 +218,22 @@ class DarajaClient:
     def _policy(self, endpoint: Endpoint) -> RetryPolicy:
         return RetryPolicy(endpoint.retry, self._retries, self._backoff_factor)
 
+    @property
+    def send_window_s(self) -> float:
+        """The least time a money-moving request is started with: connect timeout + a read window."""
+        s = self.settings
+        return s.connect_timeout_s + min(s.read_timeout_s, MIN_READ_WINDOW_S)
+
+    def _require_time(self, endpoint: Endpoint, deadline: Deadline) -> float:
+        """The time left, or DeadlineExceededError (nothing sent) when too little is left to start."""
+        remaining = deadline.remaining_s()
+        needed = self.send_window_s if endpoint.moves_money else MIN_ATTEMPT_S
+        if remaining < needed:
+            raise DeadlineExceededError(
+                endpoint.api, f"only {max(remaining, 0):.2f} s left, {needed:.2f} s needed: request not sent"
+            )
+        return remaining
+
     def _exchange(
         self,
         endpoint: Endpoint,
@@ -216,17 +242,17 @@ class DarajaClient:
         deadline: Deadline,
         ocid: str | None = None,
     ) -> _Answer:
-        remaining = deadline.remaining_s()
-        if remaining < MIN_ATTEMPT_S:
-            raise DeadlineExceededError(endpoint.api, f"only {max(remaining, 0):.2f} s left: request not sent")
+        remaining = self._require_time(endpoint, deadline)
         connect_s, read_s = self.settings.connect_timeout_s, self.settings.read_timeout_s
         headers = {"Authorization": authorization}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, separators=(",", ":")).encode()
-        try:
-            with call_budget(deadline, connect_s + read_s):
+        # Each timeout is cut to the time left; the transport also stops every read at the deadline,
+        # so one attempt (connect + all its reads) never runs past it.
+        with call_budget(deadline, connect_s + read_s) as budget:
+            try:
                 response = session_for(self._policy(endpoint)).request(
                     endpoint.method,
                     self._base_url + endpoint.path,
@@ -235,19 +261,40 @@ class DarajaClient:
                     timeout=(min(connect_s, remaining), min(read_s, remaining)),
                     allow_redirects=False,
                 )
-        except requests.RequestException as exc:
-            sent = not request_not_sent(exc)
-            reason = describe_transport_error(exc)
-            if endpoint.moves_money and sent:
-                raise OutcomeUnknownError(endpoint.api, reason, originator_conversation_id=ocid) from exc
-            raise DarajaTransportError(endpoint.api, reason, request_sent=sent) from exc
-        return _Answer(response.status_code, _decode(response.content))
+            except requests.RequestException as exc:
+                last_not_sent = request_not_sent(exc)
+                # Not sent only if no attempt of this exchange may have reached Daraja, not just the last.
+                sent = budget.reached or not last_not_sent
+                reason = describe_transport_error(exc)
+                if not last_not_sent and deadline.remaining_s() <= 0:
+                    reason = f"deadline reached before the whole answer was read ({reason})"
+                elif last_not_sent and sent:
+                    reason = f"{reason} on a retry, after an attempt that may have reached Daraja"
+                if endpoint.moves_money and sent:
+                    raise OutcomeUnknownError(endpoint.api, reason, originator_conversation_id=ocid) from exc
+                raise DarajaTransportError(endpoint.api, reason, request_sent=sent) from exc
+        return _Answer(response.status_code, _decode(response.content), resent=budget.retried_after_reaching)
 
     def _check(self, endpoint: Endpoint, answer: _Answer, ocid: str | None = None) -> dict[str, Any]:
-        """The JSON object of a 2xx answer; otherwise the matching typed error."""
+        """The JSON object of a 2xx answer; otherwise the matching typed error.
+
+        On a money-moving API only a 4xx or a 5xx with a code in DEFINITE_5XX_CODES is a definite
+        rejection; any other 5xx is an unknown outcome. After a retry whose earlier attempt may have
+        reached Daraja, only an acceptance or B2C's duplicate answer is definite: a rejection of the
+        retry says nothing about the first attempt.
+        """
         status, payload = answer.status, answer.payload
+        unknown = endpoint.moves_money and answer.resent
         if 200 <= status < 300:
             if isinstance(payload, dict):
+                if unknown and str(payload.get("ResponseCode", "0")) != "0":
+                    raise OutcomeUnknownError(
+                        endpoint.api,
+                        f"retry not accepted (ResponseCode {payload.get('ResponseCode')}) after an attempt "
+                        "that may have been processed",
+                        http_status=status,
+                        originator_conversation_id=ocid,
+                    )
                 return payload
             problem = "body is not JSON" if payload is _NOT_JSON else "body is not a JSON object"
             if endpoint.moves_money:
@@ -259,9 +306,20 @@ class DarajaClient:
                 error = ErrorBody.model_validate(payload)
             except ValidationError:
                 error = None
-        if endpoint.moves_money and status >= 500 and (status in GATEWAY_STATUSES or error is None):
+        code = error.error_code if error is not None else None
+        if unknown and code != DUPLICATE_OCID_CODE:
             raise OutcomeUnknownError(
-                endpoint.api, f"HTTP {status}", http_status=status, originator_conversation_id=ocid
+                endpoint.api,
+                f"HTTP {status}{' ' + code if code else ''} on a retry, after an attempt that may have been processed",
+                http_status=status,
+                originator_conversation_id=ocid,
+            )
+        if endpoint.moves_money and status >= 500 and code not in DEFINITE_5XX_CODES:
+            raise OutcomeUnknownError(
+                endpoint.api,
+                f"HTTP {status}{' ' + code if code else ''}",
+                http_status=status,
+                originator_conversation_id=ocid,
             )
         if error is not None:
             raise api_error(endpoint.api, status, error.error_code, error.error_message, error.request_id)
@@ -294,24 +352,46 @@ class DarajaClient:
         answer = self._exchange(OAUTH, None, f"Basic {basic}", deadline)
         return parse_response(OAUTH.api, AccessTokenResponse, answer.status, self._check(OAUTH, answer))
 
-    def _token(self, deadline: Deadline, reject: str | None = None) -> str:
-        wait_s = deadline.remaining_s() - self.settings.connect_timeout_s - self.settings.read_timeout_s
-        return self.tokens.token(lambda: self._fetch_token(deadline), reject=reject, max_wait_s=wait_s)
+    def _token(self, endpoint: Endpoint, deadline: Deadline, reject: str | None = None) -> str:
+        """A token for a request to `endpoint` that must be over by `deadline`.
+
+        For a money-moving request the token (waiting for another container's refresh, or our own
+        fetch) must leave `send_window_s` for the request itself; for the others, one whole attempt.
+        The fetch is bounded by at most MAX_TOKEN_FETCH_S, which the refresh lease outlasts.
+        """
+        s = self.settings
+        if endpoint.moves_money:
+            limit = deadline.minus(self.send_window_s)
+            wait_s = limit.remaining_s()
+        else:
+            limit = deadline
+            wait_s = deadline.remaining_s() - s.connect_timeout_s - s.read_timeout_s
+        fetch_by = limit.earliest(Deadline.within(MAX_TOKEN_FETCH_S))
+        return self.tokens.token(
+            lambda: self._fetch_token(fetch_by), reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by
+        )
+
+    def _limit(self, deadline: Deadline | None, permit: Permit) -> Deadline:
+        limit = self._deadline(deadline)
+        if permit.trial:  # a half-open trial must report before its claim runs out
+            limit = limit.earliest(Deadline.within(self.breaker.max_trial_call_s))
+        return limit
 
     def _call(
         self, endpoint: Endpoint, body: dict[str, Any], deadline: Deadline | None, ocid: str | None = None
     ) -> tuple[int, dict[str, Any]]:
         """One API call under the breaker; returns the 2xx status and JSON object."""
-        limit = self._deadline(deadline)
         permit = self._permit(endpoint.api)
         try:
-            token = self._token(limit)
+            limit = self._limit(deadline, permit)
+            self._require_time(endpoint, limit)  # no token fetched for a request that could not be sent
+            token = self._token(endpoint, limit)
             answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
             try:
                 payload = self._check(endpoint, answer, ocid)
             except InvalidAccessTokenError:
                 log.info("%s: access token rejected, refreshing it once", endpoint.api)
-                token = self._token(limit, reject=token)
+                token = self._token(endpoint, limit, reject=token)
                 answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
                 payload = self._check(endpoint, answer, ocid)
         except DarajaError as exc:
@@ -356,10 +436,9 @@ class DarajaClient:
 
     def access_token(self, *, deadline: Deadline | None = None) -> str:
         """A valid token (shared cache first). Mostly for diagnostics: every API call gets its own."""
-        limit = self._deadline(deadline)
         permit = self._permit(OAUTH.api)
         try:
-            token = self._token(limit)
+            token = self._token(OAUTH, self._limit(deadline, permit))
         except DarajaError as exc:
             _settle(permit, exc)
             raise

@@ -1,12 +1,14 @@
 """Typed Daraja failures. Each says whether Daraja answered, and whether money may have moved.
 
 - `DarajaApiError`: Daraja answered with an error (`{requestId, errorCode, errorMessage}`, or an
-  error status without that body). The request was rejected; code and message are kept.
+  error status without that body). The request was rejected; code and message are kept. For a
+  money-moving API only a 4xx or a 5xx with a code in DEFINITE_5XX_CODES is reported this way.
 - `DarajaResponseError`: Daraja answered something we cannot read (not JSON, a required field missing).
 - `DarajaTransportError`: no answer (connection refused, timeout, reset), after the allowed retries.
 - `OutcomeUnknownError`: a money-moving request may have been processed but we cannot tell
-  (read timeout, 5xx gateway answer, reset or unreadable answer after sending). It is never re-sent;
-  resolve it by query. Its `error_code` is "TIMEOUT", as in the integration guide.
+  (read timeout, any 5xx but the definite ones, reset or unreadable answer after sending, or any
+  failure of a retry after an attempt that may have reached Daraja). It is never re-sent; resolve it
+  by query. Its `error_code` is "TIMEOUT", as in the integration guide.
 - `DeadlineExceededError`: not enough time was left to start the request; nothing was sent.
 - `TokenUnavailableError`: another container holds the token-refresh lease and did not finish in time.
 - `CircuitOpenError`: the circuit breaker is open; nothing was sent. It is both a DarajaError and
@@ -21,6 +23,13 @@ INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
 STILL_PROCESSING_CODE = "500.001.1001"
 DUPLICATE_OCID_CODE = "500.002.1001"
 URLS_REGISTERED_CODE = "500.003.1001"  # also plain "Internal Server Error": the message decides
+SPIKE_ARREST_CODE = "500.003.02"
+QUOTA_VIOLATION_CODE = "500.003.03"
+# The only 5xx answers that prove a money-moving request was not (or not again) processed:
+# 500.001.1001 merchant does not exist / wrong credentials / unable to lock subscriber,
+# 500.002.1001 duplicate OriginatorConversationID (B2C: accepted earlier), and the gateway's
+# spike arrest and quota refusals. Any other 5xx on a money-moving API is an unknown outcome.
+DEFINITE_5XX_CODES = frozenset({STILL_PROCESSING_CODE, DUPLICATE_OCID_CODE, SPIKE_ARREST_CODE, QUOTA_VIOLATION_CODE})
 # 5xx codes that are answers about the request (business outcomes), not signs of an unhealthy Daraja.
 BUSINESS_5XX_CODES = frozenset({STILL_PROCESSING_CODE, DUPLICATE_OCID_CODE})
 _BUSINESS_500_003_PHRASES = ("already registered", "duplicate notification")

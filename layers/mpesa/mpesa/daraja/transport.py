@@ -10,10 +10,19 @@ Two policies (see docs/daraja-client.md):
 The schedule is the integration guide's: 3 retries after 2 s, 4 s, 8 s (`backoff_factor` 2,
 factor·2^(n-1); urllib3's own schedule would start at 0 s). A retry is started only if its backoff
 plus a whole attempt (connect + read timeout) fits before the caller's deadline.
+
+Inside `call_budget` every attempt also stops reading at the deadline: each socket read waits at most
+the read timeout and never past the deadline, so a server that trickles its answer cannot keep a call
+alive beyond it (the read timeout alone is per socket read). The budget also records whether any
+attempt may have reached Daraja (it got an answer of any status, or failed after connecting), so a
+later "connection refused" is not mistaken for "never sent".
 """
 
 from __future__ import annotations
 
+import http.client
+import io
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +36,8 @@ from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
@@ -58,24 +68,49 @@ class Deadline:
     def earliest(self, other: Deadline | None) -> Deadline:
         return self if other is None or self.at <= other.at else other
 
+    def minus(self, seconds: float) -> Deadline:
+        """The instant `seconds` before this one (time kept back for what comes after)."""
+        return Deadline(self.at - seconds)
 
-@dataclass(frozen=True)
-class _Budget:
+
+@dataclass
+class CallBudget:
+    """One HTTP exchange (all its urllib3 attempts): its deadline, and what its attempts did."""
+
     deadline: Deadline
     attempt_s: float  # the longest one attempt can take: connect + read timeout
+    # True once an attempt may have reached Daraja: urllib3 saw an answer (of any status) or an error
+    # after the connection was made, and considered a retry. A final answer that was not retried is
+    # not counted: the caller has it.
+    reached: bool = False
+    # True once another attempt was started after one that may have reached Daraja: the final
+    # answer (or error) then speaks for the last attempt only.
+    retried_after_reaching: bool = False
 
 
-_BUDGET: ContextVar[_Budget | None] = ContextVar("daraja_budget", default=None)
+_BUDGET: ContextVar[CallBudget | None] = ContextVar("daraja_budget", default=None)
 
 
 @contextmanager
-def call_budget(deadline: Deadline, attempt_s: float) -> Iterator[None]:
-    """Retries started inside this block must fit `deadline` (the context var follows the thread)."""
-    token = _BUDGET.set(_Budget(deadline, attempt_s))
+def call_budget(deadline: Deadline, attempt_s: float) -> Iterator[CallBudget]:
+    """Retries started inside this block must fit `deadline`, and no read goes past it (the context
+    var follows the thread). Yields the budget, which records whether an attempt may have been sent."""
+    budget = CallBudget(deadline, attempt_s)
+    token = _BUDGET.set(budget)
     try:
-        yield
+        yield budget
     finally:
         _BUDGET.reset(token)
+
+
+def current_budget() -> CallBudget | None:
+    """The budget of the exchange running in this context, if any."""
+    return _BUDGET.get()
+
+
+def _before_sending(error: Exception | None) -> bool:
+    """The connection was never made (refused, unreachable, DNS, connect timeout): nothing was sent."""
+    return isinstance(error, ConnectTimeoutError)  # NewConnectionError and NameResolutionError included
 
 
 class BoundedRetry(Retry):
@@ -97,14 +132,90 @@ class BoundedRetry(Retry):
         _pool: ConnectionPool | None = None,
         _stacktrace: TracebackType | None = None,
     ) -> Self:
-        new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
         budget = _BUDGET.get()
-        if budget is not None and budget.deadline.remaining_s() < new_retry.get_backoff_time() + budget.attempt_s:
+        reached = response is not None or (error is not None and not _before_sending(error))
+        if budget is not None and reached:
+            budget.reached = True  # this attempt may have been processed, whatever the next one does
+        new_retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        if budget is None:
+            return new_retry
+        if budget.deadline.remaining_s() < new_retry.get_backoff_time() + budget.attempt_s:
             # No time for another whole attempt: stop here. For a retryable status urllib3 then returns
             # the response itself (raise_on_status is False); for an error, the error surfaces.
             reason = error or ResponseError(f"no time left to retry HTTP {response.status if response else '?'}")
             raise MaxRetryError(_pool, url or "", reason) from reason  # type: ignore[arg-type]
+        if reached:
+            budget.retried_after_reaching = True
         return new_retry
+
+
+# --- reads that stop at the deadline -------------------------------------------------------------
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket reader under http.client's response: every read waits at most the read timeout and
+    never past the deadline; at the deadline it raises socket.timeout (urllib3: ReadTimeoutError)."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: Deadline) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._deadline = deadline
+        self._read_timeout = sock.gettimeout()  # what urllib3 set for this response
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline.remaining_s()
+        if left <= 0:
+            raise TimeoutError("the deadline passed while reading the answer")
+        self._sock.settimeout(left if self._read_timeout is None else min(self._read_timeout, left))
+        return self._raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()  # gives the socket reference back (http.client's makefile bookkeeping)
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: str | None = None):
+        super().__init__(sock, debuglevel, method, url)
+        budget = _BUDGET.get()
+        if budget is not None:
+            buffered: Any = self.fp  # sock.makefile("rb"): nothing read from it yet
+            self.fp = io.BufferedReader(_DeadlineReader(buffered.detach(), sock, budget.deadline))
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter over connection pools whose responses stop reading at the call's deadline."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": DeadlineHTTPConnectionPool,
+            "https": DeadlineHTTPSConnectionPool,
+        }
 
 
 class RetryKind(StrEnum):
@@ -147,7 +258,7 @@ def session_for(policy: RetryPolicy) -> requests.Session:
         session = _sessions.get(policy)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(max_retries=policy.build(), pool_connections=4, pool_maxsize=16)
+            adapter = DeadlineAdapter(max_retries=policy.build(), pool_connections=4, pool_maxsize=16)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             session.headers["User-Agent"] = USER_AGENT
@@ -158,7 +269,11 @@ def session_for(policy: RetryPolicy) -> requests.Session:
 
 
 def request_not_sent(exc: requests.RequestException) -> bool:
-    """True only when the request surely never left: no connection was established."""
+    """True only when this error surely came before sending: no connection was established.
+
+    It speaks for the last attempt only: whether an earlier attempt of the same exchange may have
+    reached Daraja is `CallBudget.reached`.
+    """
     if isinstance(exc, requests.ConnectTimeout):
         return True
     cause: object = exc.args[0] if exc.args else None
