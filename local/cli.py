@@ -24,14 +24,21 @@ def _stop_with_parent(parent_pid: str | None, stop: threading.Event) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def main() -> int:
-    stop = threading.Event()
+def install_stop_signals(stop: threading.Event) -> None:
+    """Ctrl-C or SIGTERM sets `stop`; after the first, the default action is back, so a second one
+    (Ctrl-C while the stack is stopping) ends the process at once."""
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signum, signal.SIG_DFL)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+
+def main() -> int:
+    stop = threading.Event()
+    install_stop_signals(stop)
     _stop_with_parent(os.environ.get("LOCAL_PARENT_PID"), stop)
     stack: LocalStack | None = None
     try:

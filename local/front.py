@@ -243,6 +243,19 @@ def _swagger_asset(name: str) -> bytes:
     return (Path(swagger_ui.__file__).parent / name).read_bytes()
 
 
+REDACTED_PREFIXES = ("/v1/hooks/",)  # callback routes end in a signature, a credential
+
+
+def loggable_path(request: Request) -> str:
+    """The path and query for the console, with a callback route's last segment (its signature) redacted."""
+    path, separator, query = request.full_path.rstrip("?").partition("?")
+    if path.startswith(REDACTED_PREFIXES):
+        head, _, last = path.rpartition("/")
+        if last:
+            path = f"{head}/***"
+    return path + separator + query
+
+
 class Front:
     """The WSGI application; `invoke(logical_id, event)` runs a handler (local.lambdas)."""
 
@@ -269,9 +282,7 @@ class Front:
         response = self.dispatch(request)
         if not request.path.startswith(("/docs", "/_local/health")):
             elapsed = (time.monotonic() - started) * 1000
-            self._log(
-                f"api    {request.method} {request.full_path.rstrip('?')} -> {response.status_code} ({elapsed:.0f} ms)"
-            )
+            self._log(f"api    {request.method} {loggable_path(request)} -> {response.status_code} ({elapsed:.0f} ms)")
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:

@@ -10,11 +10,14 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-# Local defaults for variables a function declares: short timeout-flow waits so that a person (or a
-# test) sees a payment settle by query in seconds. Override any function variable with LOCAL_ENV_<NAME>.
+# Local defaults for variables a function declares: short timeout-flow waits so that a payment with
+# no callback settles by query in seconds, yet the flow (5 s + 20 queries x 3 s = 65 s) outlasts the
+# simulator's 60 s prompt, so a person on the virtual phone never sees UNKNOWN before their answer.
+# Override any function variable with LOCAL_ENV_<NAME>.
 LOCAL_ENV_DEFAULTS = {
     "STK_TIMEOUT_WAIT_SECONDS": "5",
     "STK_QUERY_INTERVAL_SECONDS": "3",
+    "STK_QUERY_MAX_ATTEMPTS": "20",
 }
 LOCAL_CALLER_IP = "127.0.0.1"
 SHELL_PREFIXES_DROPPED = ("MMO_MPESA_", "MPESA_")

@@ -153,9 +153,13 @@ class LocalStack:
         environ = install()
         self._bind_ports()
         assert self.moto is not None
-        # The process environment every handler shares: local credentials and the local endpoint.
-        for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        # The process environment every handler shares: local credentials and the local endpoint. No
+        # AWS_* variable of your shell (a profile, a token, AWS_ENDPOINT_URL_<SERVICE>, ...) applies here.
+        for variable in [name for name in environ if name.startswith("AWS_")]:
             environ.pop(variable, None)
+        # A proxy in your shell must not carry calls to moto, the simulator or the front (all on loopback).
+        bypass = no_proxy(environ)
+        environ["NO_PROXY"] = environ["no_proxy"] = bypass
         # Daraja settings from your shell (perhaps real credentials) never leak into the local functions:
         # they get the template's values, the local ones, and LOCAL_ENV_* only.
         for variable in [name for name in environ if name.startswith(project.SHELL_PREFIXES_DROPPED)]:
@@ -191,10 +195,18 @@ class LocalStack:
             self.schedules.start()
 
     def check_ports(self) -> None:
-        """Fail with one clear line, before anything starts, if a port cannot be bound."""
-        for which in PORT_VARIABLES:
-            if which == "simulator" and not self.settings.simulator:
+        """Fail with one clear line, before anything starts, if a port is given twice or cannot be bound."""
+        used = [which for which in PORT_VARIABLES if which != "simulator" or self.settings.simulator]
+        claimed: dict[int, str] = {}
+        for which in used:
+            port = self.settings.ports[which]
+            if port == 0:
                 continue
+            if port in claimed:
+                first, second = PORT_VARIABLES[claimed[port]], PORT_VARIABLES[which]
+                raise StartupError(f"{first} and {second} are both {port}: give each a different port", exit_code=2)
+            claimed[port] = which
+        for which in used:
             port = self.settings.ports[which]
             if port == 0:
                 continue
@@ -404,6 +416,18 @@ def _title(template: Mapping[str, Any]) -> str:
     """The API's title for Swagger UI: the template Description's first clause."""
     description = str(template.get("Description") or "Local API").strip()
     return description.split("\n")[0].split(":")[0].strip()[:80] or "Local API"
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
+def no_proxy(environ: Mapping[str, str]) -> str:
+    """NO_PROXY's value: what NO_PROXY/no_proxy already list, and the loopback names."""
+    names: list[str] = []
+    for variable in ("NO_PROXY", "no_proxy"):
+        names.extend(name.strip() for name in environ.get(variable, "").split(","))
+    names.extend(LOOPBACK_NAMES)
+    return ",".join(dict.fromkeys(name for name in names if name))
 
 
 def _prefixed(environ: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack, unique_msisdn
+from tests.e2e.conftest import FINAL, Stack, unique_msisdn
 from tests.local.process import http, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +88,7 @@ def test_dropped_callbacks_and_no_answer_end_unknown_after_the_timeout_flow(fres
     fresh.simulator_config(callback_mode="drop")
     status, accepted = fresh.push(unique_msisdn())
     assert status == 202, accepted
-    payment = fresh.settled(accepted["transaction_id"], timeout=60)
+    payment = fresh.settled(accepted["transaction_id"], timeout=60, until=FINAL | {"UNKNOWN"})
     assert payment["status"] == "UNKNOWN"
     assert payment["receipt"] is None
     queries = fresh.simulator_get("/simulator/requests?path=/mpesa/stkpushquery/v1/query")

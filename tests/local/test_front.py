@@ -175,3 +175,13 @@ def test_build_event_handles_a_request_without_query_or_path_parameters():
     assert "queryStringParameters" not in event
     assert "pathParameters" not in event
     assert event["requestContext"]["domainName"] == "127.0.0.1:3000"
+
+
+def test_the_console_log_redacts_a_callback_routes_signature():
+    front, _, logs = capture_front({"statusCode": 200, "body": "ok"})
+    client = Client(front)
+    client.post("/v1/hooks/stk/txn-1/s3cr3t-signature?x=1")
+    client.get("/items/7?q=a")
+    assert logs[0].startswith("api    POST /v1/hooks/stk/txn-1/***?x=1 -> 404")
+    assert "s3cr3t" not in "\n".join(logs)
+    assert logs[1].startswith("api    GET /items/7?q=a -> 200")

@@ -1,14 +1,22 @@
 """`python -m local` over the fixture template: resources, front, Step Functions, schedules, events, lifecycle."""
 
 import json
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
+import pytest
+
+from local import python_mismatch
+from local.cli import install_stop_signals
+from local.stack import LocalStack, Settings, StartupError, no_proxy
 from tests.local.conftest import FIXTURE
-from tests.local.process import REPO_ROOT, StackProcess, free_port, http, wait_for
+from tests.local.process import REPO_ROOT, StackProcess, free_port, free_ports, http, wait_for
 
 
 def test_health_lists_the_urls_all_on_loopback(fixture_stack):
@@ -268,3 +276,121 @@ def test_a_template_error_is_one_clear_message_and_exit_code_1(tmp_path):
     assert "Fn.Environment" in result.stdout
     assert "!Ref MissingTable names no parameter or resource" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_proxy_and_aws_settings_in_the_shell_do_not_reach_the_local_stack(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: any call through the proxy fails
+    stack = StackProcess(
+        {
+            "LOCAL_TEMPLATE": str(FIXTURE / "template.yaml"),
+            "LOCAL_STACK_NAME": "fx3",
+            "LOCAL_EVENTS_LOG": str(tmp_path / "events.log"),
+            "LOCAL_SIMULATOR": "off",
+            **{name: dead for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")},
+            "NO_PROXY": "example.internal",
+            "AWS_ENDPOINT_URL_DYNAMODB": dead,
+            "AWS_PROFILE": "not-a-profile",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+        },
+        tmp_path / "stack.log",
+    ).start()
+    try:
+        status, result = http("POST", f"{stack.api}/_local/schedules/WorkerFunction.Tick/run")
+        assert status == 200
+        assert result["last_error"] is None  # the handler wrote to DynamoDB: moto, directly
+    finally:
+        assert stack.stop() == 0
+
+
+def test_two_port_variables_with_one_port_are_one_clear_line_and_exit_code_2(tmp_path):
+    stack = StackProcess({"LOCAL_TEMPLATE": str(FIXTURE / "template.yaml")}, tmp_path / "stack.log")
+    port = stack.ports["api"]
+    env = dict(stack.env, LOCAL_AWS_PORT=str(port))
+    result = subprocess.run(
+        [sys.executable, "-m", "local"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert (result.stdout + result.stderr).strip().splitlines() == [
+        f"error: LOCAL_API_PORT and LOCAL_AWS_PORT are both {port}: give each a different port"
+    ]
+
+
+def test_ports_of_a_disabled_simulator_and_port_0_are_not_duplicates():
+    ports = {"LOCAL_API_PORT": "0", "LOCAL_AWS_PORT": "0", "LOCAL_SIMULATOR_PORT": "0"}
+    LocalStack(Settings.from_env({**ports, "LOCAL_SIMULATOR": "off"})).check_ports()
+    (api,) = free_ports(1)
+    off = {"LOCAL_API_PORT": str(api), "LOCAL_SIMULATOR_PORT": str(api), "LOCAL_SIMULATOR": "off"}
+    LocalStack(Settings.from_env({**off, "LOCAL_AWS_PORT": "0"})).check_ports()
+    with pytest.raises(StartupError) as raised:
+        LocalStack(Settings.from_env({**off, "LOCAL_SIMULATOR": "on", "LOCAL_AWS_PORT": "0"})).check_ports()
+    assert raised.value.exit_code == 2
+
+
+def test_free_ports_are_distinct():
+    assert len(set(free_ports(50))) == 50
+
+
+def test_the_stack_process_retries_once_on_new_ports_when_a_port_was_taken(tmp_path):
+    stack = StackProcess(
+        {
+            "LOCAL_TEMPLATE": str(FIXTURE / "template.yaml"),
+            "LOCAL_STACK_NAME": "fx4",
+            "LOCAL_EVENTS_LOG": str(tmp_path / "events.log"),
+            "LOCAL_SIMULATOR": "off",
+        },
+        tmp_path / "stack.log",
+    )
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", stack.ports["api"]))
+        squatter.listen()
+        taken = stack.ports["api"]
+        stack.start()
+        try:
+            assert stack.ports["api"] != taken
+            assert http("GET", f"{stack.api}/_local/health")[0] == 200
+        finally:
+            stack.stop()
+
+
+def test_python_other_than_the_lambda_runtime_is_refused():
+    assert python_mismatch((3, 12, 4)) is None
+    line = python_mismatch((3, 11, 2), "/usr/bin/python3.11")
+    assert line == (
+        "error: the local stack needs Python 3.12 (the Lambda runtime), not 3.11.2 (/usr/bin/python3.11):"
+        " run `make run`, which uses .venv"
+    )
+
+
+@pytest.mark.skipif(shutil.which("python3.11") is None, reason="no other Python on this machine")
+def test_python_m_local_on_another_python_is_one_line_and_exit_code_2():
+    other = shutil.which("python3.11")
+    assert other is not None
+    result = subprocess.run(
+        [other, "-m", "local"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    (line,) = (result.stdout + result.stderr).strip().splitlines()
+    assert line.startswith("error: the local stack needs Python 3.12 (the Lambda runtime), not 3.11.")
+
+
+def test_the_first_ctrl_c_stops_and_restores_the_default_so_a_second_one_exits_at_once():
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    stop = threading.Event()
+    try:
+        install_stop_signals(stop)
+        handler = signal.getsignal(signal.SIGINT)
+        assert callable(handler)
+        handler(signal.SIGINT, None)
+        assert stop.is_set()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # still a clean stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def test_no_proxy_keeps_its_values_and_adds_loopback():
+    assert no_proxy({}) == "127.0.0.1,localhost"
+    assert no_proxy({"NO_PROXY": "a.internal, localhost", "no_proxy": "b.internal"}) == (
+        "a.internal,localhost,b.internal,127.0.0.1"
+    )

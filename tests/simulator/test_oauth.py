@@ -73,11 +73,12 @@ def test_unknown_token_is_invalid_access_token(daraja: Daraja) -> None:
 
 
 def test_token_expires(daraja: Daraja) -> None:
-    daraja.control("PATCH", "/config", {"token_ttl_s": 0.2})
+    # A lifetime well above one round trip, so the first call is surely in time; then sleep past it.
+    daraja.control("PATCH", "/config", {"token_ttl_s": 1})
     token = daraja.token()
     first = daraja.post(PROTECTED, daraja.stk_body(phone="254700000001"), token=token)
     assert first.status_code == 200
-    time.sleep(0.3)
+    time.sleep(1.2)
     expired = daraja.post(PROTECTED, daraja.stk_body(phone="254700000002"), token=token)
     assert (expired.status_code, expired.json()["errorCode"]) == (401, "404.001.03")
 
