@@ -1,12 +1,14 @@
 """``python -m simulator --port N [--host 127.0.0.1]``: run the simulator until interrupted.
 
 Configuration comes from ``SIMULATOR_<FIELD>`` environment variables (see simulator/README.md).
-Prints exactly one line, ``Daraja simulator listening on <url>``, once the port is bound.
+Prints exactly one line, ``Daraja simulator listening on <url>``, once the port is bound (and, on
+stderr, a warning when ``--host`` is not a loopback address: the control API is unauthenticated).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -14,6 +16,23 @@ from pathlib import Path
 
 from simulator.config import SimulatorConfig
 from simulator.server import SimulatorServer
+
+EXPOSED_WARNING = (
+    "WARNING: the simulator is listening on {host}, not on loopback. Its control API (/simulator/*) "
+    "has no authentication: anyone who can reach this address can read the consumer key/secret, "
+    "passkey and initiator password (GET /simulator/config), sign SecurityCredentials, and change or "
+    "reset the simulator. Bind to 127.0.0.1 unless you need remote access on a trusted network.\n"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1); False for 0.0.0.0, LAN IPs, names."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--certificate-out", type=Path, help="write the certificate (PEM) to this file at start")
     args = parser.parse_args(argv)
 
+    if not is_loopback(args.host):
+        sys.stderr.write(EXPOSED_WARNING.format(host=args.host))
+        sys.stderr.flush()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {}
     if args.private_key_file is not None:

@@ -7,6 +7,7 @@ import socket
 import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -45,6 +46,7 @@ STATUS_FAULT_CODES = {
     503: ("503.001.01", "Service Unavailable"),
     504: ("504.001.01", "Gateway Timeout"),
 }
+CHANGING_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 MALFORMED_UNPROCESSED = "<html><body><h1>OK</h1><p>Request received</p></body></html>"
 
 
@@ -87,6 +89,26 @@ def drop_connection() -> None:
             log.debug("socket already closed")
 
 
+def guard_control_request() -> Response | None:
+    """The control API has no authentication, so keep browsers from driving it cross-site.
+
+    A changing request (POST/PATCH/PUT/DELETE) with a body, or with any Content-Type, must be
+    ``application/json`` (else 415): a plain HTML form or a ``text/plain`` fetch cannot send that
+    without a CORS preflight, which this server never grants. A bodyless request (``POST /reset``
+    from a test) needs no content type, but a browser marks every cross-origin POST with an
+    ``Origin`` header, so one whose Origin is not this server's own is refused (403).
+    """
+    if request.method not in CHANGING_METHODS:
+        return None
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        return control_error_response(ControlError(403, "cross-origin requests to the control API are refused"))
+    has_body = bool(request.get_data(cache=True))
+    if (has_body or request.headers.get("Content-Type")) and request.mimetype != "application/json":
+        return control_error_response(ControlError(415, "the control API only accepts Content-Type application/json"))
+    return None
+
+
 def create_app(sim: Simulator) -> Flask:
     app = Flask("simulator")
     app.register_blueprint(daraja_blueprint(sim))
@@ -96,7 +118,7 @@ def create_app(sim: Simulator) -> Flask:
     @app.before_request
     def inject_fault_before() -> Response | None:
         if not is_daraja_path(request.path):
-            return None
+            return guard_control_request()
         fault = sim.faults.take(request.path)
         g.fault = fault
         if fault is None or fault.spec.after_processing:

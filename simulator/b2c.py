@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from simulator import clock, payloads, sandbox, validation
@@ -20,6 +21,17 @@ REASONS = {
 }
 COMMAND_IDS = tuple(REASONS)
 CUSTOMER_NAME = "John Doe"
+
+
+@dataclass
+class _Payout:
+    conversation: Conversation
+    authorised: bool
+    command_id: str
+    amount: int
+    party_a: str
+    party_b: str
+    receipt: str | None = None  # reserved while queued; None if it will fail without paying
 
 
 class B2CService:
@@ -47,45 +59,66 @@ class B2CService:
             raise DarajaError(500, DUPLICATE_OCID, "Duplicate OriginatorConversationID.")
 
         conversation = self._flow.open("b2c", result_url, queue_timeout_url, ocid)
-        if wants_queue_timeout(fault) and fault is not None and not fault.spec.after_processing:
+        queue_timeout = wants_queue_timeout(fault)
+        if queue_timeout and fault is not None and not fault.spec.after_processing:
             self._flow.time_out(conversation)
+            return self._flow.acknowledgement(conversation)
+        authorised = self._flow.initiator_ok(initiator, credential) and party_a == config.b2c_shortcode
+        payout = _Payout(conversation, authorised, command_id, amount, party_a, party_b)
+        if authorised and party_b != sandbox.INSUFFICIENT_FUNDS:
+            payout.receipt = self._queue(payout)
+        if queue_timeout:
+            self._flow.time_out(conversation)  # timed out in the queue, yet it will still be processed
+        delay = config.b2c_processing_delay_s
+        if delay > 0:
+            self._sim.scheduler.call_later(delay, lambda: self._complete(payout, fault))
         else:
-            authorised = self._flow.initiator_ok(initiator, credential) and party_a == config.b2c_shortcode
-            outcome = self._execute(conversation, authorised, command_id, amount, party_a, party_b)
-            self._flow.finish(conversation, outcome, fault)
+            self._complete(payout, fault)
         return self._flow.acknowledgement(conversation)
 
-    def _execute(
-        self,
-        conversation: Conversation,
-        authorised: bool,
-        command_id: str,
-        amount: int,
-        party_a: str,
-        party_b: str,
-    ) -> Outcome:
-        reference = [("QueueTimeoutURL", payloads.INTERNAL_QUEUE_TIMEOUT_URL)]
-        if not authorised:
-            return self._flow.failed(*INITIATOR_INVALID, reference)
-        if party_b == sandbox.INSUFFICIENT_FUNDS:
-            return self._flow.failed(1, sandbox.INSUFFICIENT_FUNDS_DESC, reference)
+    def _queue(self, payout: _Payout) -> str:
+        """Reserve the receipt of a payout that will be attempted when the queue releases it."""
         now = clock.now_eat()
         receipt = self._sim.ids.receipt(now)
-        balances = self._sim.store.pay_out(
+        self._sim.store.queue_payout(
             Receipt(
                 receipt=receipt,
                 kind="b2c",
-                amount=amount,
-                party=party_b,
-                shortcode=party_a,
+                amount=payout.amount,
+                party=payout.party_b,
+                shortcode=payout.party_a,
                 completed_at=now,
-                originator_conversation_id=conversation.originator_conversation_id,
-                conversation_id=conversation.conversation_id,
-                reason=REASONS[command_id],
+                originator_conversation_id=payout.conversation.originator_conversation_id,
+                conversation_id=payout.conversation.conversation_id,
+                reason=REASONS[payout.command_id],
             )
         )
+        return receipt
+
+    def _complete(self, payout: _Payout, fault: Fault | None) -> None:
+        """The queue releases the payout: pay (or fail) and send the Result. After a queue timeout
+        the payout still happens, but the Result follows only with the fault's ``late_result``."""
+        outcome = self._execute(payout)
+        conversation = payout.conversation
+        if wants_queue_timeout(fault) and fault is not None and not fault.spec.late_result:
+            self._sim.store.finish_conversation(
+                conversation.conversation_id, "queue_timeout", 1, payloads.QUEUE_TIMEOUT_DESC, outcome.receipt
+            )
+            return
+        self._flow.finish(conversation, outcome, None)
+
+    def _execute(self, payout: _Payout) -> Outcome:
+        reference = [("QueueTimeoutURL", payloads.INTERNAL_QUEUE_TIMEOUT_URL)]
+        if not payout.authorised:
+            return self._flow.failed(*INITIATOR_INVALID, reference)
+        if payout.receipt is None:  # PartyB is the sandbox's insufficient-funds number
+            return self._flow.failed(1, sandbox.INSUFFICIENT_FUNDS_DESC, reference)
+        now = clock.now_eat()
+        receipt = payout.receipt
+        balances = self._sim.store.complete_payout(receipt, now)
         if balances is None:
             return self._flow.failed(1, sandbox.INSUFFICIENT_FUNDS_DESC, reference)
+        amount, party_b = payout.amount, payout.party_b
         parameters: list[tuple[str, Any]] = [
             ("TransactionAmount", payloads.money(amount)),
             ("TransactionReceipt", receipt),

@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from simulator import clock, jsonenc
+from simulator import clock, jsonenc, payloads
 from simulator.config import SimulatorConfig
 from simulator.journal import CallbackLog
 from simulator.scheduler import Scheduler
@@ -66,6 +66,8 @@ class CallbackDispatcher:
     def send(self, url: str, kind: str, payload: Any, delay_s: float | None = None) -> None:
         """Schedule a callback (never blocks the caller)."""
         config = self._config()
+        if config.result_code_as_string:
+            payload = payloads.with_string_result_code(payload)
         callback = Callback(url, kind, payload, self._log.generation)
         wait = config.callback_delay_s if delay_s is None else delay_s
         self._scheduler.call_later(wait, lambda: self._release(callback))

@@ -52,6 +52,7 @@ class SimulatorConfig(BaseModel):
     validation_timeout_s: float = Field(default=8.0, gt=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
     timestamp_max_skew_s: float | None = Field(default=None, ge=0)
+    b2c_processing_delay_s: float = Field(default=0.5, ge=0)  # a payout stays queued this long
 
     # --- behaviour ---------------------------------------------------------------------------
     stk_query_pending_style: PendingStyle = "4999"
@@ -60,8 +61,11 @@ class SimulatorConfig(BaseModel):
     out_of_order_max_hold_s: float = Field(default=5.0, ge=0)
     customer_pin: str = "1234"
     sandbox_numbers_only: bool = False
-    c2b_external_validation: bool = True
+    c2b_external_validation: bool = False  # off until Safaricom enables it (daraja-api.md §3.4)
     stk_also_confirms_c2b: bool = False
+
+    # --- wire quirks (both shapes are seen in the wild; daraja-api.md §1, §3.5) ---------------
+    result_code_as_string: bool = False  # callbacks carry ResultCode "0" instead of 0
 
     # --- limits and balances (whole KES for limits; balances with cents) ---------------------
     max_amount: int = Field(default=250_000, ge=1)  # per payment, STK and C2B

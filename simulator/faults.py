@@ -34,6 +34,9 @@ class FaultSpec(BaseModel):
     status: int = Field(default=503, ge=400, le=599)
     delay_s: float = Field(default=5.0, ge=0)
     after_processing: bool = False
+    # queue_timeout with after_processing: the ResultURL also gets the result once the request
+    # completes, after the QueueTimeOutURL notice (a timeout is "unknown", never "not paid").
+    late_result: bool = False
     body: str | None = None  # malformed/status: the exact body to send instead of the default
 
 

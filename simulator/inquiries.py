@@ -96,7 +96,7 @@ class InquiryService:
             ("DebitPartyCharges", ""),
             ("TransactionReason", ""),
             ("ReasonType", found.reason),
-            ("TransactionStatus", "Completed"),
+            ("TransactionStatus", "Reversed" if found.reversed_by else "Completed"),
             ("FinalisedTime", completed),
             ("Amount", payloads.money(found.amount)),
             ("ConversationID", found.conversation_id or ""),
@@ -190,10 +190,13 @@ class InquiryService:
                 reason="Reversal",
             ),
         )
-        if verdict == "unknown" or target is None:
-            return self._flow.failed(*UNKNOWN_ORIGINAL, reference)
         if verdict == "already_reversed":
             return self._flow.failed(*ALREADY_REVERSED, reference)
+        if verdict != "ok" or target is None:
+            # Unknown receipt, or one that exists but not with this Amount / ReceiverParty: Daraja
+            # looks the original up by all three, so it answers "invalid original" (our choice;
+            # daraja-api.md §3.8 lists only R000001 and R000002 for reversals).
+            return self._flow.failed(*UNKNOWN_ORIGINAL, reference)
         balances = self._sim.store.balances()
         parameters: list[tuple[str, Any]] = [
             ("DebitAccountBalance", payloads.account_line("Utility Account", balances.utility)),

@@ -79,6 +79,23 @@ def result_envelope(
     return {"Result": result}
 
 
+def with_string_result_code(payload: Any) -> Any:
+    """The ``result_code_as_string`` quirk: a copy of a callback body whose ``ResultCode`` (STK
+    ``Body.stkCallback`` or the ``Result`` envelope) is a string, e.g. ``"0"``; others unchanged."""
+    if not isinstance(payload, dict):
+        return payload
+    if isinstance(payload.get("Result"), dict) and "ResultCode" in payload["Result"]:
+        result = dict(payload["Result"])
+        result["ResultCode"] = str(result["ResultCode"])
+        return {**payload, "Result": result}
+    body = payload.get("Body")
+    if isinstance(body, dict) and isinstance(body.get("stkCallback"), dict):
+        inner = dict(body["stkCallback"])
+        inner["ResultCode"] = str(inner["ResultCode"])
+        return {**payload, "Body": {**body, "stkCallback": inner}}
+    return payload
+
+
 def queue_timeout(originator_conversation_id: str, conversation_id: str) -> dict[str, Any]:
     """QueueTimeOutURL body: undocumented by Safaricom; the shape libraries expect (README)."""
     return result_envelope(

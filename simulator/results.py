@@ -96,10 +96,12 @@ class ResultFlow:
         )
 
     def finish(self, conversation: Conversation, outcome: Outcome, fault: Fault | None) -> None:
-        """Deliver ``outcome`` to the ResultURL, or a queue timeout if the fault asks for one."""
+        """Deliver ``outcome`` to the ResultURL, or a queue timeout if the fault asks for one (then
+        the result too, later, if the fault has ``late_result``)."""
         if wants_queue_timeout(fault):
             self.time_out(conversation, outcome.receipt)
-            return
+            if fault is None or not fault.spec.late_result:
+                return
         self._sim.store.finish_conversation(
             conversation.conversation_id,
             "completed" if outcome.succeeded else "failed",

@@ -178,6 +178,7 @@ def control_blueprint(sim: Simulator) -> Blueprint:
                     "originator_conversation_id": r.originator_conversation_id,
                     "conversation_id": r.conversation_id,
                     "reversed_by": r.reversed_by,
+                    "state": r.state,
                 }
                 for r in sim.store.list_receipts()
             ]

@@ -59,6 +59,9 @@ class Receipt:
     conversation_id: str | None = None
     reason: str = ""  # ReasonType shown by Transaction Status
     reversed_by: str | None = None
+    # A B2C payout is "queued" from acceptance until ``b2c_processing_delay_s`` has passed: its
+    # receipt number is reserved but Daraja's APIs (status, reversal) do not see it yet.
+    state: Literal["queued", "completed"] = "completed"
 
 
 @dataclass
@@ -211,13 +214,26 @@ class Store:
             return [copy.copy(c) for c in self._data.conversations.values()]
 
     # --- receipts and balances -----------------------------------------------------------------
-    def pay_out(self, receipt: Receipt) -> Balances | None:
-        """Debit the utility account for a payout; None (nothing changes) if funds are short."""
+    def queue_payout(self, receipt: Receipt) -> None:
+        """Reserve a payout's receipt while it is queued (nothing is debited yet)."""
         with self._lock:
-            if self._balances.utility < receipt.amount:
+            queued = copy.copy(receipt)
+            queued.state = "queued"
+            self._data.receipts[receipt.receipt] = queued
+
+    def complete_payout(self, receipt: str, completed_at: datetime) -> Balances | None:
+        """Complete a queued payout: debit the utility account and mark it completed. None (and the
+        reservation is dropped) if it is unknown (reset meanwhile) or funds are short."""
+        with self._lock:
+            queued = self._data.receipts.get(receipt)
+            if queued is None or queued.state != "queued":
                 return None
-            self._balances.utility -= receipt.amount
-            self._data.receipts[receipt.receipt] = copy.copy(receipt)
+            if self._balances.utility < queued.amount:
+                del self._data.receipts[receipt]
+                return None
+            self._balances.utility -= queued.amount
+            queued.state = "completed"
+            queued.completed_at = completed_at
             return copy.copy(self._balances)
 
     def receive(self, receipt: Receipt) -> Balances:
@@ -228,26 +244,35 @@ class Store:
             return copy.copy(self._balances)
 
     def find_receipt(self, receipt: str) -> Receipt | None:
+        """A completed transaction by receipt (queued payouts are not visible to Daraja's APIs)."""
         with self._lock:
             found = self._data.receipts.get(receipt)
-            return copy.copy(found) if found is not None else None
+            return copy.copy(found) if found is not None and found.state == "completed" else None
 
     def find_receipt_by_ocid(self, originator_conversation_id: str) -> Receipt | None:
         with self._lock:
             for found in self._data.receipts.values():
-                if found.originator_conversation_id == originator_conversation_id:
+                if found.originator_conversation_id == originator_conversation_id and found.state == "completed":
                     return copy.copy(found)
             return None
 
-    def reverse(self, original: str, reversal: Receipt) -> Literal["ok", "unknown", "already_reversed"]:
+    def reverse(
+        self, original: str, reversal: Receipt
+    ) -> Literal["ok", "unknown", "already_reversed", "amount_mismatch", "receiver_mismatch"]:
         """Reverse ``original`` once: mark it, record the reversal receipt, move the money back
-        (a payment received is debited from the utility account, a payout is credited to it)."""
+        (a payment received is debited from the utility account, a payout is credited to it).
+        The reversal's amount must equal the original's and its shortcode (ReceiverParty) must be
+        the shortcode the original belongs to; otherwise nothing changes."""
         with self._lock:
             target = self._data.receipts.get(original)
-            if target is None or target.kind == "reversal":
+            if target is None or target.kind == "reversal" or target.state != "completed":
                 return "unknown"
             if target.reversed_by is not None:
                 return "already_reversed"
+            if reversal.shortcode != target.shortcode:
+                return "receiver_mismatch"
+            if reversal.amount != target.amount:
+                return "amount_mismatch"
             target.reversed_by = reversal.receipt
             self._data.receipts[reversal.receipt] = copy.copy(reversal)
             if target.kind == "b2c":

@@ -18,6 +18,7 @@ FAST = {
     "validation_timeout_s": 0.5,
     "callback_timeout_s": 2.0,
     "out_of_order_max_hold_s": 0.3,
+    "b2c_processing_delay_s": 0.05,
 }
 
 

@@ -14,6 +14,12 @@ from tests.simulator.receiver import CallbackReceiver, Reply
 SHORTCODE = "600997"
 
 
+@pytest.fixture(autouse=True)
+def _external_validation_enabled(daraja: Daraja) -> None:
+    """These tests exercise validation, which Safaricom enables on request (off by default)."""
+    assert daraja.control("PATCH", "/config", {"c2b_external_validation": True}).status_code == 200
+
+
 def register(daraja: Daraja, version: str = "v2", response_type: str = "Completed") -> dict[str, Any]:
     response = daraja.post(
         f"/mpesa/c2b/{version}/registerurl",
