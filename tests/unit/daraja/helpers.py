@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,11 +51,12 @@ class FakeClock:
             self.on_sleep()
 
 
-def rsa_key_and_certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def rsa_key_and_certificate(*, for_ip: str | None = None) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A self-signed certificate: Safaricom-like for SecurityCredential, or a TLS server's for `for_ip`."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apicrypt.test")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, for_ip or "apicrypt.test")])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -62,9 +64,12 @@ def rsa_key_and_certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
     )
-    return key, cert
+    if for_ip is not None:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(for_ip))])
+        builder = builder.add_extension(san, critical=False)
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return key, builder.sign(key, hashes.SHA256())
 
 
 def pem(cert: x509.Certificate) -> str:

@@ -459,7 +459,7 @@ class DarajaClient:
         party_a: str | None = None,
         deadline: Deadline | None = None,
     ) -> StkPushResponse:
-        """M-Pesa Express. `phone_number` is already normalised (2547XXXXXXXX), `amount` whole units.
+        """M-Pesa Express. `phone_number` is already normalised (12 digits, 2547…), `amount` whole units.
 
         Raises OutcomeUnknownError (error_code "TIMEOUT") when the push may have been created but
         no readable answer came back: it is never re-sent.
