@@ -129,11 +129,4 @@ class B2CService:
             ("B2CUtilityAccountAvailableFunds", payloads.money(balances.utility)),
             ("B2CWorkingAccountAvailableFunds", payloads.money(balances.working)),
         ]
-        return Outcome(
-            result_code=0,
-            result_desc=payloads.SUCCESS_DESC,
-            transaction_id=receipt,
-            parameters=parameters,
-            reference_items=reference,
-            receipt=receipt,
-        )
+        return Outcome.completed(receipt, parameters, reference, receipt=receipt)

@@ -102,13 +102,7 @@ class InquiryService:
             ("ConversationID", found.conversation_id or ""),
             ("ReceiptNo", found.receipt),
         ]
-        return Outcome(
-            result_code=0,
-            result_desc=payloads.SUCCESS_DESC,
-            transaction_id=found.receipt,
-            parameters=parameters,
-            reference_items=reference,
-        )
+        return Outcome.completed(found.receipt, parameters, reference)
 
     # --- Account Balance -----------------------------------------------------------------------
     def balance(self, body: validation.Body, fault: Fault | None) -> dict[str, Any]:
@@ -134,15 +128,13 @@ class InquiryService:
                     payloads.account_line("Organization Settlement Account", payloads.money(0)),
                 ]
             )
-            outcome = Outcome(
-                result_code=0,
-                result_desc=payloads.SUCCESS_DESC,
-                transaction_id=self._sim.ids.receipt(clock.now_eat()),
-                parameters=[
+            outcome = Outcome.completed(
+                self._sim.ids.receipt(clock.now_eat()),
+                [
                     ("AccountBalance", accounts),
                     ("BOCompletedTime", clock.compact_number(clock.now_eat())),
                 ],
-                reference_items=reference,
+                reference,
             )
             self._flow.finish(conversation, outcome, None)
         return self._flow.acknowledgement(conversation)
@@ -207,11 +199,4 @@ class InquiryService:
             ("CreditPartyPublicName", f"{target.party} - {CUSTOMER_NAME}"),
             ("DebitPartyPublicName", f"{receiver} - {self._sim.config.business_name}"),
         ]
-        return Outcome(
-            result_code=0,
-            result_desc=payloads.SUCCESS_DESC,
-            transaction_id=receipt,
-            parameters=parameters,
-            reference_items=reference,
-            receipt=receipt,
-        )
+        return Outcome.completed(receipt, parameters, reference, receipt=receipt)

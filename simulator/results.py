@@ -38,6 +38,18 @@ class Outcome:
     def succeeded(self) -> bool:
         return self.result_code == 0
 
+    @classmethod
+    def completed(
+        cls,
+        transaction_id: str,
+        parameters: list[tuple[str, Any]],
+        reference_items: list[tuple[str, Any]],
+        *,
+        receipt: str | None = None,
+    ) -> Outcome:
+        """ResultCode 0 with Daraja's success description."""
+        return cls(0, payloads.SUCCESS_DESC, transaction_id, parameters, reference_items, receipt)
+
 
 def wants_queue_timeout(fault: Fault | None) -> bool:
     return fault is not None and fault.spec.kind == "queue_timeout"
