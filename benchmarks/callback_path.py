@@ -62,7 +62,8 @@ def run(payments: int) -> None:
     from functions.stk_callback import app
     from mpesa import runtime
     from mpesa.callback_auth import sign
-    from mpesa.ledger import new_transaction_id, now_utc
+    from mpesa.ledger import now_utc
+    from mpesa.stk import transaction_id_for
     from tests.support.apigw import Context, http_event
 
     logging.getLogger("mpesa").setLevel(logging.ERROR)
@@ -72,7 +73,7 @@ def run(payments: int) -> None:
     assert secret is not None
     events = []
     for n in range(payments):
-        txn_id = new_transaction_id()
+        txn_id = transaction_id_for(f"bench\n{n}")
         store.create_pending(
             transaction_id=txn_id,
             country="KE",

@@ -9,9 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mpesa import runtime
-from mpesa.daraja.transport import Deadline
 from mpesa.events import payment_detail
-from mpesa.http import error, json_response, new_resolver
+from mpesa.http import api_deadline, error, json_response, new_resolver
 from mpesa.ledger import TransactionNotFoundError
 from mpesa.stk import DarajaUnavailableError
 
@@ -45,7 +44,7 @@ def query_payment(transaction_id: TransactionId) -> Response[str]:
     except TransactionNotFoundError:
         return error(404, "not_found", "no payment with this transaction_id")
     try:
-        result = payments.query_now(txn, deadline=_deadline())
+        result = payments.query_now(txn, deadline=api_deadline(app, reserve_s=2))
     except DarajaUnavailableError:
         return error(503, "upstream_unavailable", "M-Pesa could not be reached; try again shortly")
     body: dict[str, Any] = payment_detail(result.transaction)
@@ -60,11 +59,6 @@ def query_payment(transaction_id: TransactionId) -> Response[str]:
         }
     )
     return json_response(200, body)
-
-
-def _deadline() -> Deadline:
-    gateway = Deadline.within(26.0)  # API Gateway answers 504 at 30 s
-    return Deadline.from_remaining_ms(app.lambda_context.get_remaining_time_in_millis, reserve_s=2).earliest(gateway)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

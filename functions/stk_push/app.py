@@ -1,6 +1,7 @@
 """POST /v1/payments/stk-push: validate, record PENDING, push the prompt, start the timeout flow."""
 
 import os
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -21,8 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from mpesa import runtime
-from mpesa.daraja.transport import Deadline
-from mpesa.http import error, json_response, new_resolver, precheck_json
+from mpesa.http import api_deadline, error, json_response, new_resolver, precheck_json
 from mpesa.markets import Country
 from mpesa.money import parse_amount
 from mpesa.stk import IdempotencyConflictError, Initiation, StkPaymentRequest, Upstream, validate_request
@@ -57,13 +57,6 @@ class StkPushBody(BaseModel):
         return value
 
 
-class StkPushAccepted(BaseModel):
-    transaction_id: str
-    checkout_request_id: str | None
-    status: str
-    detail: str | None = None
-
-
 @app.post(
     "/v1/payments/stk-push",
     summary="Ask a customer to pay with an M-Pesa prompt (STK Push)",
@@ -88,15 +81,8 @@ def create_stk_push(
         settings=settings,
     )
     caller = _caller(app.current_event.raw_event)
-    payload = {
-        "country": request.country,
-        "msisdn": request.msisdn,
-        "amount": request.amount,
-        "account_reference": request.account_reference,
-        "transaction_desc": request.transaction_desc,
-    }
     try:
-        stored = initiate(request={"idempotency_key": f"{caller}\n{idempotency_key}", "payload": payload})
+        stored = initiate(request={"idempotency_key": f"{caller}\n{idempotency_key}", "payload": asdict(request)})
     except (IdempotencyValidationError, IdempotencyConflictError):
         return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
     except IdempotencyAlreadyInProgressError:
@@ -126,21 +112,12 @@ def initiate(request: dict[str, Any]) -> dict[str, Any]:
     result = runtime.stk_payments().initiate(
         StkPaymentRequest(**request["payload"]),
         request_key=request["idempotency_key"],
-        deadline=_deadline(),
+        deadline=api_deadline(app, reserve_s=3),
     )
     metrics.add_metric(name=f"StkPush_{result.upstream.value}", unit=MetricUnit.Count, value=1)
     if result.upstream is Upstream.NOT_SENT:
         raise NotSentError(result.transaction.transaction_id, "M-Pesa could not be reached; nothing was sent")
     return _response(result)
-
-
-def _deadline() -> Deadline:
-    """Finish before API Gateway's 30 s and the function's own timeout, with room to record the answer."""
-    gateway = Deadline.within(API_GATEWAY_BUDGET_S)
-    return Deadline.from_remaining_ms(app.lambda_context.get_remaining_time_in_millis, reserve_s=3).earliest(gateway)
-
-
-API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
 
 
 def _response(result: Initiation) -> dict[str, Any]:

@@ -5,10 +5,14 @@ import json
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from mpesa.daraja.transport import Deadline
 from mpesa.errors import ConfigurationError, InputError
+
+logger = Logger(child=True)
 
 MAX_BODY_BYTES = 16 * 1024
 _LOCATIONS = ("body", "header", "query", "path")
@@ -47,6 +51,16 @@ def invalid(field: str, message: str) -> Response[str]:
     )
 
 
+API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
+
+
+def api_deadline(app: APIGatewayHttpResolver, reserve_s: float) -> Deadline:
+    """Finish before API Gateway gives up and before the function's own timeout, keeping `reserve_s`
+    to record the answer."""
+    remaining = Deadline.from_remaining_ms(app.lambda_context.get_remaining_time_in_millis, reserve_s=reserve_s)
+    return remaining.earliest(Deadline.within(API_GATEWAY_BUDGET_S))
+
+
 def new_resolver() -> APIGatewayHttpResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace."""
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
@@ -74,9 +88,7 @@ def new_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(ConfigurationError)
     def _configuration(exc: ConfigurationError) -> Response[str]:
         # The operator's problem, not the caller's: name no setting to the caller (the log has them).
-        from aws_lambda_powertools import Logger
-
-        Logger(child=True).error("configuration error", extra={"settings": sorted(exc.problems)})
+        logger.error("configuration error", extra={"settings": sorted(exc.problems)})
         return error(503, "service_misconfigured", "the payment service is not configured; try again later")
 
     return app

@@ -7,8 +7,6 @@ state is kept beside the record and flagged, never dropped. Callbacks that match
 """
 
 import hashlib
-import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,9 +35,6 @@ class TransactionStatus(StrEnum):
         return self not in {TransactionStatus.PENDING, TransactionStatus.UNKNOWN}
 
 
-OPEN_STATUSES = (TransactionStatus.PENDING, TransactionStatus.UNKNOWN)
-
-
 class Flag(StrEnum):
     LATE_SUCCESS = "LATE_SUCCESS"  # M-Pesa confirmed a payment after we recorded another ending
     CALLBACK_MISMATCH = "CALLBACK_MISMATCH"  # a callback disagreed with the record (amount/phone/ID)
@@ -61,11 +56,6 @@ def now_utc() -> datetime:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_transaction_id() -> str:
-    # Hex only: it appears in callback URLs, which must not contain words Safaricom rejects.
-    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -635,7 +625,3 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set):
         return [to_jsonable(v) for v in value]
     return value
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(to_jsonable(value), separators=(",", ":"), sort_keys=True)

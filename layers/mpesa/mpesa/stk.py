@@ -126,10 +126,10 @@ class Upstream(StrEnum):
 
 @dataclass(frozen=True)
 class Initiation:
+    """What became of a push. Daraja's refusal, if any, is on the record (result_code/result_desc)."""
+
     transaction: Transaction
     upstream: Upstream
-    error: DarajaError | None = None
-    replayed: bool = False
 
 
 class IdempotencyConflictError(Exception):
@@ -252,7 +252,7 @@ class StkPayments:
         upstream = Upstream.ACCEPTED if txn.checkout_request_id else Upstream.UNKNOWN
         if txn.status is TransactionStatus.FAILED and txn.settled_by == "initiation":
             upstream = Upstream.REJECTED
-        return Initiation(txn, upstream, replayed=True)
+        return Initiation(txn, upstream)
 
     def _accepted(self, transaction_id: str, accepted: StkPushResponse) -> Initiation:
         cid = accepted.checkout_request_id
@@ -276,7 +276,7 @@ class StkPayments:
         logger.warning("STK push outcome unknown; not re-sent", extra={"error": str(exc)})
         self._guarded(self._store.flag, transaction_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
         self._start_flow(transaction_id)
-        return Initiation(self._current(transaction_id, None), Upstream.UNKNOWN, exc)
+        return Initiation(self._current(transaction_id, None), Upstream.UNKNOWN)
 
     def _rejected(self, transaction_id: str, exc: DarajaApiError) -> Initiation:
         logger.info("STK push rejected by Daraja", extra={"error_code": exc.error_code})
@@ -288,7 +288,7 @@ class StkPayments:
         )
         if settled is not None:
             self._announce(settled)
-        return Initiation(self._current(transaction_id, None), Upstream.REJECTED, exc)
+        return Initiation(self._current(transaction_id, None), Upstream.REJECTED)
 
     def _not_sent(self, transaction_id: str, exc: DarajaError) -> Initiation:
         # Surely not sent (connect failure, open breaker, no token, no time left): safe to push later.
@@ -297,7 +297,7 @@ class StkPayments:
             transaction_id, Settlement(TransactionStatus.FAILED, NOT_SENT, str(exc), "initiation")
         )
         self._store.close_not_sent(transaction_id)
-        return Initiation(settled.transaction, Upstream.NOT_SENT, exc)
+        return Initiation(settled.transaction, Upstream.NOT_SENT)
 
     def _current(self, transaction_id: str, checkout_request_id: str | None) -> Transaction:
         try:
@@ -331,8 +331,8 @@ class StkPayments:
             return
         try:
             self._flow.start(transaction_id)
-        except Exception:  # the poller sweeps records whose flow never started
-            logger.exception("could not start the timeout flow; the poller will resolve the payment")
+        except Exception:  # the sweep resolves records whose flow never started
+            logger.exception("could not start the timeout flow; the sweep will resolve the payment")
 
     def _apply_early_callbacks(self, transaction_id: str, checkout_request_id: str) -> bool:
         """A callback on the guide's route can beat our write of the CheckoutRequestID (or the index
@@ -403,7 +403,7 @@ class StkPayments:
         )
         logger.warning("callback stored as unmatched", extra={"reason": reason, "first_time": stored})
 
-    # --- resolution (timeout flow, status query, poller) --------------------------------------
+    # --- resolution (timeout flow, status query, sweep) ---------------------------------------
 
     def resolve(
         self, transaction_id: str, attempt: int, max_attempts: int, *, deadline: Deadline | None = None
