@@ -42,6 +42,7 @@ def main() -> None:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+        "POWERTOOLS_METRICS_DISABLED": "true",  # keep stdout for the table (EMF goes to stdout)
         "POWERTOOLS_SERVICE_NAME": "bench",
     }
     os.environ.update(env)
@@ -61,13 +62,13 @@ def run(payments: int) -> None:
 
     from functions.stk_callback import app
     from mpesa import runtime
-    from mpesa.callback_auth import sign
-    from mpesa.ledger import now_utc
-    from mpesa.stk import transaction_id_for
+    from mpesa.clock import now_utc
+    from mpesa.edge.signed_urls import sign
+    from mpesa.flows.stk import transaction_id_for
+    from mpesa.records import Kind, NewRecord, Ref
     from tests.support.apigw import Context, http_event
 
     logging.getLogger("mpesa").setLevel(logging.ERROR)
-    app.metrics.flush_metrics = lambda *a, **k: None  # type: ignore[method-assign]  # keep stdout for the table
     store = runtime.store()
     secret = runtime.settings().callback_secret
     assert secret is not None
@@ -75,17 +76,19 @@ def run(payments: int) -> None:
     for n in range(payments):
         txn_id = transaction_id_for(f"bench\n{n}")
         store.create_pending(
-            transaction_id=txn_id,
-            country="KE",
-            currency="KES",
-            amount=100,
-            msisdn="254712345678",
-            account_reference="BENCH",
-            transaction_desc="Bench",
-            next_check_at=now_utc() + timedelta(minutes=10),
+            NewRecord(
+                kind=Kind.STK,
+                transaction_id=txn_id,
+                country="KE",
+                currency="KES",
+                amount=100,
+                msisdn="254712345678",
+                details={"account_reference": "BENCH", "transaction_desc": "Bench"},
+                next_check_at=now_utc() + timedelta(minutes=10),
+            )
         )
         cid = f"ws_CO_bench{n:08d}"
-        store.attach_checkout(txn_id, cid, f"m-{n}")
+        store.attach_refs(txn_id, {Ref.CHECKOUT_REQUEST_ID: cid, Ref.MERCHANT_REQUEST_ID: f"m-{n}"})
         body = {
             "Body": {
                 "stkCallback": {

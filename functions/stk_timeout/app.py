@@ -5,42 +5,36 @@ Input {"action": "resolve", "transaction_id", "attempt", "max_attempts"} → {"s
 Transient Daraja trouble raises DarajaUnavailableError, which the state machine retries with back-off.
 """
 
-from typing import Any
+from typing import Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpesa import runtime
-from mpesa.daraja.transport import Deadline
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from mpesa.clock import Deadline
+from mpesa.edge.observability import lambda_entry, logger, metrics
 
 
 class TimeoutTask(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    action: str = Field(pattern="^(resolve|mark_unknown)$")
+    action: Literal["resolve", "mark_unknown"]
     transaction_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     attempt: int = Field(0, ge=0)
     max_attempts: int = Field(5, ge=1, le=50)
     reason: str = "no final answer from M-Pesa within the timeout flow"
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@lambda_entry()
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     task = TimeoutTask.model_validate(event)
     logger.append_keys(transaction_id=task.transaction_id)
     payments = runtime.stk_payments()
     if task.action == "mark_unknown":
         result = payments.mark_unknown(task.transaction_id, task.reason)
-        if result["changed"]:
+        if result.changed:
             metrics.add_metric(name="PaymentUnknown", unit=MetricUnit.Count, value=1)  # alarmed on
-        return result
+        return {"status": result.record.status.value, "changed": result.changed}
     deadline = Deadline.from_remaining_ms(context.get_remaining_time_in_millis, reserve_s=2)
-    return payments.resolve(task.transaction_id, task.attempt, task.max_attempts, deadline=deadline)
+    step = payments.resolve(task.transaction_id, task.attempt, task.max_attempts, deadline=deadline)
+    return {"settled": step.settled, "status": step.status.value, "attempt": step.attempt, "exhausted": step.exhausted}

@@ -1,30 +1,37 @@
-"""Per-container wiring from the Lambda environment: settings, store, events, Daraja, the timeout flow.
+"""Per-container wiring from the Lambda environment: settings, records, events, Daraja, the flows.
 
-Built lazily and cached: the first invocation pays the cost, later ones reuse the clients (and the
-Daraja session and token). `reset()` is for tests that change the environment.
+Everything is built on first use and cached for the container's life: the first invocation pays the
+cost, later ones reuse the clients (and Daraja's session and token). `reset()` is for tests that change
+the environment. Tests replace a part by monkeypatching one of these functions (e.g. `gateway`).
 """
+
+from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from mpesa.events import EventPublisher
-from mpesa.ledger import TransactionStore
-from mpesa.settings import MpesaSettings, load_settings
-from mpesa.stk import FlowTiming, StkGateway, StkPayments
+from mpesa.errors import ConfigurationError
+from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayments
+from mpesa.reconciliation.sweep import Sweep
+from mpesa.records.model import Kind
+from mpesa.records.outbox import Outbox
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
+
+    from mpesa.daraja.client import DarajaClient
+    from mpesa.records.dynamodb import DynamoRecordStore
+    from mpesa.records.events import EventBridgePublisher
+    from mpesa.records.inbox import DynamoInbox
+    from mpesa.settings import MpesaSettings
 
 
 def env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        from mpesa.errors import ConfigurationError
-
         raise ConfigurationError({name: "is required in the function's environment"})
     return value
 
@@ -38,64 +45,107 @@ def flow_timing() -> FlowTiming:
     )
 
 
-class StepFunctionsFlow:
-    """Starts the wait-then-query flow. The execution is named after the transaction: starting twice is a no-op."""
+def stk_timeout_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]:
+    """The input of statemachines/stk_timeout.asl.json."""
+    return {
+        "transaction_id": transaction_id,
+        "wait_seconds": timing.wait_seconds,
+        "query_interval_seconds": timing.query_interval_seconds,
+        "max_attempts": timing.max_attempts,
+        "resolution": {"attempt": 0},
+    }
 
-    def __init__(self, state_machine_arn: str, timing: FlowTiming, client: "SFNClient | None" = None) -> None:
+
+class StepFunctionsStarter:
+    """Starts a state machine per record, named after it: starting twice is a no-op (Standard)."""
+
+    def __init__(
+        self, state_machine_arn: str, input_for: Callable[[str], dict[str, Any]], client: SFNClient | None = None
+    ) -> None:
         self._arn = state_machine_arn
-        self._timing = timing
-        self._client = client or boto3.client("stepfunctions")
+        self._input_for = input_for
+        self._client = client
 
     def start(self, transaction_id: str) -> None:
-        payload = {
-            "transaction_id": transaction_id,
-            "wait_seconds": self._timing.wait_seconds,
-            "query_interval_seconds": self._timing.query_interval_seconds,
-            "max_attempts": self._timing.max_attempts,
-            "resolution": {"attempt": 0},
-        }
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("stepfunctions")
+        payload = json.dumps(self._input_for(transaction_id))
         try:
-            self._client.start_execution(stateMachineArn=self._arn, name=transaction_id, input=json.dumps(payload))
+            self._client.start_execution(stateMachineArn=self._arn, name=transaction_id, input=payload)
         except self._client.exceptions.ExecutionAlreadyExists:
             return
 
 
 @cache
 def settings() -> MpesaSettings:
+    from mpesa.settings import load_settings
+
     return load_settings()
 
 
 @cache
-def store() -> TransactionStore:
-    return TransactionStore(env("TRANSACTIONS_TABLE_NAME"))
+def store() -> DynamoRecordStore:
+    from mpesa.records.dynamodb import DynamoRecordStore
+
+    return DynamoRecordStore(env("TRANSACTIONS_TABLE_NAME"))
 
 
 @cache
-def publisher() -> EventPublisher:
-    return EventPublisher(env("EVENT_BUS_NAME"))
+def inbox() -> DynamoInbox:
+    from mpesa.records.inbox import DynamoInbox
+
+    return DynamoInbox(env("TRANSACTIONS_TABLE_NAME"))
 
 
 @cache
-def gateway() -> StkGateway:
+def publisher() -> EventBridgePublisher:
+    from mpesa.records.events import EventBridgePublisher
+
+    return EventBridgePublisher(env("EVENT_BUS_NAME"))
+
+
+@cache
+def outbox() -> Outbox:
+    return Outbox(store(), publisher(), {Kind.STK: StkEvents()})
+
+
+@cache
+def daraja() -> DarajaClient:
     from mpesa.daraja.client import DarajaClient
 
     return DarajaClient(settings(), state_table_name=os.environ.get("STATE_TABLE_NAME"))
+
+
+def gateway() -> StkGateway:
+    """What the STK flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
+    return daraja()
 
 
 @cache
 def stk_payments() -> StkPayments:
     timing = flow_timing()
     arn = os.environ.get("STK_TIMEOUT_STATE_MACHINE_ARN")
+    starter = StepFunctionsStarter(arn, lambda txn: stk_timeout_input(txn, timing)) if arn else None
     return StkPayments(
-        settings=settings(),
-        store=store(),
-        publisher=publisher(),
-        gateway=gateway,
-        flow=StepFunctionsFlow(arn, timing) if arn else None,
-        timing=timing,
+        StkDeps(
+            settings=settings(),
+            store=store(),
+            inbox=inbox(),
+            outbox=outbox(),
+            gateway=lambda: gateway(),
+            flow=starter,
+            timing=timing,
+        )
     )
 
 
+@cache
+def sweep() -> Sweep:
+    return Sweep(store(), outbox(), [stk_payments().resolution])
+
+
 def reset() -> None:
-    for built in (settings, store, publisher, gateway, stk_payments):
+    for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep):
         built.cache_clear()

@@ -26,9 +26,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any, get_args
 
-from mpesa.breaker import CircuitBreakerError
 from mpesa.codes import classify, handle_mpesa_result
 from mpesa.daraja.aws import state_table_name as state_table_from_env
+from mpesa.daraja.breaker import CircuitBreakerError
 from mpesa.daraja.client import DarajaClient
 from mpesa.daraja.errors import (
     DarajaApiError,
@@ -47,9 +47,6 @@ from mpesa.money import parse_amount
 from mpesa.settings import MpesaSettings, load_settings
 
 __all__ = ["CircuitBreakerError", "MpesaService"]
-
-ACCOUNT_REFERENCE_MAX = 12
-TRANSACTION_DESC_MAX = 13
 
 STK_CALLBACK_PATH = "/v1/hooks/stk"
 B2C_RESULT_PATH = "/v1/hooks/b2c/result"
@@ -121,27 +118,6 @@ def _answered[A](request: Callable[[], A], present: Callable[[A], dict[str, Any]
 def _code_value(code: str) -> int | str:
     """Numeric codes as int (as the guide's `handle_mpesa_result(result_code: int)`), others as text."""
     return int(code) if code.lstrip("-").isdigit() else code
-
-
-def _account_reference(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError("account_reference", "is required")
-    text = value.strip()
-    if len(text) > ACCOUNT_REFERENCE_MAX:
-        raise InputError("account_reference", f"must be at most {ACCOUNT_REFERENCE_MAX} characters")
-    if not (text.isascii() and text.isprintable()):
-        raise InputError("account_reference", "must be printable ASCII")
-    return text
-
-
-def _transaction_desc(value: object) -> str:
-    """Shown nowhere that matters and limited to 13 characters by Daraja: longer text is shortened."""
-    if not isinstance(value, str) or not value.strip():
-        raise InputError("transaction_desc", "is required")
-    text = value.strip()
-    if not (text.isascii() and text.isprintable()):
-        raise InputError("transaction_desc", "must be printable ASCII")
-    return text[:TRANSACTION_DESC_MAX].rstrip()
 
 
 def _pending(**values: Any) -> dict[str, Any]:
@@ -261,14 +237,12 @@ class MpesaService:
             whole = check_amount(
                 parse_amount(amount), market, TransactionKind.STK_PUSH, self.settings.limit_overrides()
             )
-            reference = _account_reference(account_reference)
-            description = _transaction_desc(transaction_desc)
             url = callback_url if callback_url is not None else self._default_url(STK_CALLBACK_PATH)
             return self.client.stk_push(
                 phone_number=msisdn,
                 amount=whole,
-                account_reference=reference,
-                transaction_desc=description,
+                account_reference=account_reference,
+                transaction_desc=transaction_desc,
                 callback_url=url,
             )
 
@@ -340,8 +314,8 @@ class MpesaService:
                 phone_number=msisdn,
                 amount=whole,
                 command_id=command,
-                remarks=remarks.strip() if isinstance(remarks, str) else remarks,
-                occasion=occasion.strip() if isinstance(occasion, str) and occasion.strip() else None,
+                remarks=remarks,
+                occasion=occasion,
                 originator_conversation_id=ocid,
                 result_url=result_url if result_url is not None else self._default_url(B2C_RESULT_PATH),
                 queue_timeout_url=(

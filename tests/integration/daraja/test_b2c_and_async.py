@@ -8,8 +8,8 @@ import pytest
 
 from mpesa.daraja import OutcomeUnknownError, parse_async_result, parse_c2b_payload, parse_stk_callback
 from mpesa.service import MpesaService
-from tests.integration.daraja.conftest import build_client
-from tests.unit.daraja.helpers import seed_b2c_payment
+from tests.support.daraja import seed_b2c_payment
+from tests.support.daraja_simulator import build_client
 
 B2C = "/mpesa/b2c/v3/paymentrequest"
 RESULT, TIMEOUT = "/v1/hooks/result", "/v1/hooks/timeout"

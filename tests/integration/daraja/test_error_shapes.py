@@ -5,9 +5,9 @@ import asyncio
 import pytest
 
 from mpesa.daraja import DarajaApiError, DarajaResponseError, parse_async_result
-from mpesa.daraja.client import STK_PUSH
+from mpesa.daraja.pipeline import STK_PUSH
 from mpesa.service import MpesaService
-from tests.integration.daraja.conftest import build_client
+from tests.support.daraja_simulator import build_client
 
 QUERY = "/mpesa/stkpushquery/v1/query"
 
@@ -79,7 +79,7 @@ def test_query_for_an_unknown_checkout_request_id_via_the_service(client):
 
 def test_a_body_daraja_cannot_read_comes_back_as_its_error(client):
     with pytest.raises(DarajaApiError) as caught:
-        client._call(STK_PUSH, {"BusinessShortCode": "174379", "Amount": "ten"}, None)
+        client.pipeline.call(STK_PUSH, {"BusinessShortCode": "174379", "Amount": "ten"}, None)
     assert caught.value.http_status == 400
     assert caught.value.error_code is not None
     assert caught.value.error_code.startswith("400.002.0")

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from mpesa.daraja import DarajaApiError, Deadline, OutcomeUnknownError, parse_stk_callback
+from mpesa.clock import Deadline
+from mpesa.daraja.callbacks import parse_stk_callback
+from mpesa.daraja.errors import DarajaApiError, OutcomeUnknownError
 from mpesa.service import MpesaService
 
 PUSH = "/mpesa/stkpush/v1/processrequest"

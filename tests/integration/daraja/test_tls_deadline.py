@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from mpesa.daraja.transport import Deadline, RetryKind, RetryPolicy, call_budget, session_for
-from tests.unit.daraja.helpers import rsa_key_and_certificate
+from mpesa.clock import Deadline
+from mpesa.daraja.transport import RetryKind, RetryPolicy, call_budget, session_for
+from tests.support.daraja import rsa_key_and_certificate
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:

@@ -6,17 +6,12 @@ import time
 
 import pytest
 
-from mpesa.breaker import CircuitBreaker, CircuitBreakerError, DynamoBreakerStore, MemoryBreakerStore
-from mpesa.daraja import (
-    CircuitOpenError,
-    DarajaApiError,
-    DarajaTransportError,
-    StillProcessingError,
-)
-from mpesa.daraja.auth import CachedToken, MemoryTokenCache, token_cache_key
+from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, DynamoBreakerStore, MemoryBreakerStore
+from mpesa.daraja.errors import CircuitOpenError, DarajaApiError, DarajaTransportError, StillProcessingError
+from mpesa.daraja.tokens import CachedToken, MemoryTokenCache, token_cache_key
 from mpesa.service import MpesaService
-from tests.integration.daraja.conftest import build_client
-from tests.unit.daraja.helpers import STATE_TABLE, FakeClock, moto_state_table
+from tests.support.daraja import STATE_TABLE, FakeClock, moto_state_table
+from tests.support.daraja_simulator import build_client
 
 OAUTH = "/oauth/v1/generate"
 QUERY = "/mpesa/stkpushquery/v1/query"

@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from mpesa.daraja import DarajaApiError, Deadline, OutcomeUnknownError
-from mpesa.daraja.auth import CachedToken, MemoryTokenCache, token_cache_key
+from mpesa.clock import Deadline
+from mpesa.daraja.errors import DarajaApiError, OutcomeUnknownError
+from mpesa.daraja.tokens import CachedToken, MemoryTokenCache, token_cache_key
 from mpesa.service import MpesaService
-from tests.integration.daraja.conftest import build_client
-from tests.integration.daraja.scripted_daraja import ScriptedDaraja, answer_oauth_then, http_message
-from tests.unit.daraja.fake_daraja import ACCEPTED_PUSH
+from tests.support.daraja_simulator import build_client
+from tests.support.fake_daraja import ACCEPTED_PUSH
+from tests.support.scripted_daraja import ScriptedDaraja, answer_oauth_then, http_message
 
 B2C = "/mpesa/b2c/v3/paymentrequest"
 PUSH = "/mpesa/stkpush/v1/processrequest"

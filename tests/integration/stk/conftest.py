@@ -50,7 +50,7 @@ def front(handlers: dict[str, Any]) -> Iterator[CallbackFront]:
 @pytest.fixture
 def stack(simulator: SimulatorServer, front: CallbackFront, monkeypatch: pytest.MonkeyPatch) -> Iterator[EventTap]:
     from mpesa import runtime
-    from mpesa.daraja.auth import CONTAINER_TOKENS
+    from mpesa.daraja.tokens import CONTAINER_TOKENS
 
     simulator.reset()
     CONTAINER_TOKENS.clear()  # the simulator's reset revoked every token; start like a new container

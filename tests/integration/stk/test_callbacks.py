@@ -7,69 +7,17 @@ import uuid
 import boto3
 import pytest
 
-from mpesa import runtime
-from mpesa.callback_auth import sign
-from tests.integration.stk.test_stk_api import body_for, push, settled, status
-from tests.support.apigw import call, http_event
 from tests.support.stack import wait_for
-
-SIGNED_ROUTE = "/v1/hooks/stk/{transaction_id}/{signature}"
-GUIDE_ROUTE = "/v1/webhooks/mpesa/stkpush"
-
-
-def stk_callback(checkout_request_id, result_code=0, amount=10, receipt="RKT1AB2CD3", phone=254712345678):
-    callback = {
-        "MerchantRequestID": "29115-34620561-1",
-        "CheckoutRequestID": checkout_request_id,
-        "ResultCode": result_code,
-        "ResultDesc": "The service request is processed successfully." if result_code == 0 else "Failed",
-    }
-    if result_code == 0:
-        callback["CallbackMetadata"] = {
-            "Item": [
-                {"Name": "Amount", "Value": amount},
-                {"Name": "MpesaReceiptNumber", "Value": receipt},
-                {"Name": "Balance"},
-                {"Name": "TransactionDate", "Value": 20261126102115},
-                {"Name": "PhoneNumber", "Value": phone},
-            ]
-        }
-    return {"Body": {"stkCallback": callback}}
-
-
-def deliver(handlers, payload, transaction_id=None, *, signature=None, source_ip="127.0.0.1", raw=None):
-    if transaction_id is None:
-        path, route = GUIDE_ROUTE, GUIDE_ROUTE
-    else:
-        secret = runtime.settings().callback_secret.get_secret_value()
-        signature = signature or sign(secret, "stk", transaction_id)
-        path, route = f"/v1/hooks/stk/{transaction_id}/{signature}", SIGNED_ROUTE
-    event = http_event("POST", path, route=route, body=raw if raw is not None else payload, source_ip=source_ip)
-    return call(handlers["stk_callback"], event)
-
-
-def before_answer(monkeypatch, deliver_callback):
-    """Daraja's callback reaches us before its answer to the push does (they race in real life)."""
-    real_gateway = runtime.gateway()
-
-    class CallbackFirst:
-        def stk_push(self, **kwargs):
-            accepted = real_gateway.stk_push(**kwargs)
-            deliver_callback(accepted, kwargs["callback_url"])
-            return accepted
-
-        def stk_query(self, checkout_request_id):
-            return real_gateway.stk_query(checkout_request_id)
-
-    monkeypatch.setattr(runtime.stk_payments(), "_gateway", CallbackFirst)
-
-
-def pending_payment(stack, handlers, simulator):
-    """A push to a number nobody answers, with the simulator's own callbacks dropped."""
-    simulator.configure(callback_mode="drop")
-    code, accepted = push(handlers, body_for(phone="254712345678"))
-    assert code == 202
-    return accepted
+from tests.support.stk import (
+    body_for,
+    callback_before_answer,
+    deliver,
+    pending_payment,
+    push,
+    settled,
+    status,
+    stk_callback,
+)
 
 
 def test_concurrent_duplicate_callbacks_settle_once_and_publish_one_event(stack, handlers, simulator):
@@ -132,7 +80,9 @@ def test_unknown_checkout_request_id_is_stored_not_dropped(stack, handlers):
 def test_callback_that_arrives_before_the_checkout_id_is_stored(stack, handlers, simulator, monkeypatch):
     """The guide's route cannot name the transaction: the callback waits as unmatched and is applied
     when the push's answer stores the CheckoutRequestID."""
-    before_answer(monkeypatch, lambda accepted, _: deliver(handlers, stk_callback(accepted.checkout_request_id)))
+    callback_before_answer(
+        monkeypatch, lambda accepted, _: deliver(handlers, stk_callback(accepted.checkout_request_id))
+    )
     simulator.configure(callback_mode="drop")
     code, accepted = push(handlers, body_for(phone="254712345678"))
     assert code == 202
@@ -152,7 +102,7 @@ def test_signed_callback_settles_even_before_the_checkout_id_is_stored(stack, ha
         transaction_id = callback_url.rstrip("/").split("/")[-2]
         deliver(handlers, stk_callback(accepted.checkout_request_id, result_code=1032), transaction_id)
 
-    before_answer(monkeypatch, cancelled_callback_first)
+    callback_before_answer(monkeypatch, cancelled_callback_first)
     simulator.configure(callback_mode="drop")
     code, accepted = push(handlers, body_for(phone="254712345678"))
     assert code == 202

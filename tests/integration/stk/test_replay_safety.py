@@ -9,17 +9,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mpesa import runtime
-from mpesa.ledger import Settlement, TransactionStatus
-from tests.integration.stk.test_callbacks import deliver, pending_payment, stk_callback
-from tests.integration.stk.test_stk_api import STK_PATH, body_for, push, status
+from mpesa.records import InboxReason, Kind, SettledBy, Settlement, Status
+from mpesa.records.dynamodb import DynamoRecordStore
 from tests.support.stack import accept_prompt, inject_fault, simulator_requests
-
-
-def forget_idempotency_records():
-    """As if the Powertools record expired, or was deleted after a crash or a Lambda timeout."""
-    table = boto3.resource("dynamodb").Table("IdempotencyTable")
-    for item in table.scan()["Items"]:
-        table.delete_item(Key={"id": item["id"]})
+from tests.support.stk import (
+    STK_PATH,
+    body_for,
+    deliver,
+    forget_idempotency_records,
+    pending_payment,
+    push,
+    status,
+    stk_callback,
+    table,
+)
 
 
 def test_a_failure_after_the_push_still_answers_202_and_a_replay_does_not_push(stack, handlers, simulator, monkeypatch):
@@ -28,7 +31,7 @@ def test_a_failure_after_the_push_still_answers_202_and_a_replay_does_not_push(s
     def throttled(*args, **kwargs):
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
 
-    monkeypatch.setattr(store, "attach_checkout", throttled)
+    monkeypatch.setattr(store, "attach_refs", throttled)
     key = uuid.uuid4().hex
     code, first = push(handlers, body_for(phone="254712345678"), key=key)
     assert code == 202
@@ -88,8 +91,8 @@ def test_an_ambiguous_daraja_5xx_on_push_is_an_unknown_outcome_not_a_failure(sta
 
 def test_a_throttled_settlement_is_not_taken_for_an_answer(stack, handlers, simulator, monkeypatch):
     accepted = pending_payment(stack, handlers, simulator)
-    client = boto3.resource("dynamodb").Table("TransactionsTable").meta.client
-    store = runtime.store()
+    transactions_table = table()
+    store = DynamoRecordStore("TransactionsTable", table=transactions_table)
     error = ClientError(
         {
             "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
@@ -97,13 +100,13 @@ def test_a_throttled_settlement_is_not_taken_for_an_answer(stack, handlers, simu
         },
         "TransactWriteItems",
     )
-    monkeypatch.setattr(store._table.meta.client, "transact_write_items", lambda **kw: (_ for _ in ()).throw(error))
+    client = transactions_table.meta.client
+    monkeypatch.setattr(client, "transact_write_items", lambda **kw: (_ for _ in ()).throw(error))
     with pytest.raises(ClientError):
         store.settle(
             accepted["transaction_id"],
-            Settlement(TransactionStatus.SUCCESS, "0", "ok", "callback", receipt="RKT1AB2CD3"),
+            Settlement(Status.SUCCESS, "0", "ok", SettledBy.CALLBACK, receipt="RKT1AB2CD3"),
         )
-    assert client is not None
     payment = status(handlers, accepted["transaction_id"])[1]
     assert payment["status"] == "PENDING"
     assert payment["flags"] == []
@@ -113,7 +116,7 @@ def test_a_receipt_that_arrives_after_a_query_settled_the_payment_is_claimed(sta
     accepted = pending_payment(stack, handlers, simulator)
     accept_prompt(simulator, accepted["checkout_request_id"])
     txn = runtime.store().get(accepted["transaction_id"])
-    assert runtime.stk_payments().query_now(txn).transaction.status is TransactionStatus.SUCCESS
+    assert runtime.stk_payments().query_now(txn).record.status is Status.SUCCESS
     deliver(handlers, stk_callback(accepted["checkout_request_id"], receipt="QRY1AB2CD3"), accepted["transaction_id"])
     assert status(handlers, accepted["transaction_id"])[1]["receipt"] == "QRY1AB2CD3"
     claim = boto3.resource("dynamodb").Table("TransactionsTable").get_item(Key={"pk": "receipt#QRY1AB2CD3"})["Item"]
@@ -140,7 +143,7 @@ def test_an_unsigned_request_from_an_unlisted_address_is_not_stored(stack, handl
 def test_a_late_success_event_that_failed_is_resent_by_the_sweep(stack, handlers, simulator, monkeypatch):
     from datetime import timedelta
 
-    from mpesa.ledger import now_utc
+    from mpesa.clock import now_utc
 
     accepted = pending_payment(stack, handlers, simulator)
     cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
@@ -148,31 +151,31 @@ def test_a_late_success_event_that_failed_is_resent_by_the_sweep(stack, handlers
     publisher = runtime.publisher()
     real_publish = publisher.publish
 
-    def down(detail_type, txn, *, event_id):
+    def down(announcement):
         raise RuntimeError("EventBridge unavailable")
 
     monkeypatch.setattr(publisher, "publish", down)
     deliver(handlers, stk_callback(cid, receipt="LATE654321"), txn_id)
     monkeypatch.setattr(publisher, "publish", real_publish)
     assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.cancelled"]
-    assert runtime.stk_payments().sweep(now_utc() + timedelta(hours=1)) == {"events_resent": 1}
+    assert runtime.sweep().run(now_utc() + timedelta(hours=1)) == {"events_resent": 1}
     assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.cancelled", "payment.late_success"]
-    assert runtime.stk_payments().sweep(now_utc() + timedelta(hours=2)) == {}
+    assert runtime.sweep().run(now_utc() + timedelta(hours=2)) == {}
 
 
 def test_an_early_guide_route_callback_is_applied_by_the_next_resolution(stack, handlers, simulator):
     accepted = pending_payment(stack, handlers, simulator)
     cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
     # As if the callback had arrived before the CheckoutRequestID was visible in the index.
-    runtime.store().store_unmatched_callback(
-        kind="stk",
-        checkout_request_id=cid,
-        body=json.dumps(stk_callback(cid, receipt="EARLY12345")),
-        source_ip="196.201.214.200",
-        reason="no record for this callback",
+    runtime.inbox().keep(
+        Kind.STK,
+        cid,
+        json.dumps(stk_callback(cid, receipt="EARLY12345")),
+        "196.201.214.200",
+        InboxReason.NO_RECORD,
     )
-    result = runtime.stk_payments().resolve(txn_id, attempt=0, max_attempts=3)
-    assert result["settled"] is True
+    step = runtime.stk_payments().resolve(txn_id, attempt=0, max_attempts=3)
+    assert step.settled is True
     payment = status(handlers, txn_id)[1]
     assert (payment["status"], payment["receipt"], payment["settled_by"]) == ("SUCCESS", "EARLY12345", "callback")
     assert simulator_requests(simulator, "/mpesa/stkpushquery/v1/query") == []

@@ -3,40 +3,11 @@ callbacks delivered by the simulator to the webhook routes over real HTTP."""
 
 import uuid
 
-import boto3
 import pytest
 
 from tests.support.apigw import call, http_event
 from tests.support.stack import accept_prompt, clear_faults, inject_fault, simulator_requests, wait_for
-
-STK_PATH = "/mpesa/stkpush/v1/processrequest"
-
-
-def push(handlers, body, key=None, headers=None):
-    hdrs = {"Idempotency-Key": key or uuid.uuid4().hex, **(headers or {})}
-    return call(handlers["stk_push"], http_event("POST", "/v1/payments/stk-push", body=body, headers=hdrs))
-
-
-def status(handlers, transaction_id):
-    route = "/v1/payments/{transaction_id}"
-    return call(handlers["payment_status"], http_event("GET", f"/v1/payments/{transaction_id}", route=route))
-
-
-def settled(handlers, transaction_id):
-    def probe():
-        code, body = status(handlers, transaction_id)
-        # settled_by is written with the status; waiting for both keeps moto's non-atomic writes honest.
-        return body if code == 200 and body["status"] != "PENDING" and body["settled_by"] else None
-
-    return wait_for(probe)
-
-
-def body_for(phone="254708374149", amount="10", **extra):
-    return {"phone_number": phone, "amount": amount, "account_reference": "ORDER1", "transaction_desc": "Test", **extra}
-
-
-def transactions():
-    return boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"]
+from tests.support.stk import STK_PATH, body_for, push, query, settled, status, table, transactions
 
 
 @pytest.mark.parametrize(
@@ -114,7 +85,7 @@ def test_equivalent_phone_forms_are_the_same_request(stack, handlers):
         (body_for(phone=254712345678), {}, 422, "phone_number"),
         (body_for(country="NG"), {}, 422, "country"),
         (body_for(account_reference="A" * 13), {}, 422, "account_reference"),
-        (body_for(transaction_desc="x" * 14), {}, 422, "transaction_desc"),
+        (body_for(transaction_desc="x" * 101), {}, 422, "transaction_desc"),
         (body_for(transaction_desc="<script>"), {}, 422, "transaction_desc"),
         (body_for(extra_field=1), {}, 422, "extra_field"),
         ({"amount": "10"}, {}, 422, "phone_number"),
@@ -138,6 +109,15 @@ def test_bad_requests_get_4xx_and_write_nothing(stack, handlers, simulator, body
     assert simulator_requests(simulator, STK_PATH) == []
 
 
+def test_a_long_description_is_sent_as_its_first_13_characters(stack, handlers, simulator):
+    code, accepted = push(handlers, body_for(transaction_desc="Payment for Order 12345"))
+    assert code == 202, accepted
+    [sent] = simulator_requests(simulator, STK_PATH)
+    assert sent["body"]["TransactionDesc"] == "Payment for O"
+    item = table().get_item(Key={"pk": f"txn#{accepted['transaction_id']}"})["Item"]
+    assert item["details"]["transaction_desc"] == "Payment for O"
+
+
 def test_missing_idempotency_key_is_rejected(stack, handlers):
     event = http_event("POST", "/v1/payments/stk-push", body=body_for())
     code, answer = call(handlers["stk_push"], event)
@@ -156,7 +136,7 @@ def test_daraja_unreachable_is_503_and_a_retry_may_send(stack, handlers, simulat
     from datetime import timedelta
 
     from mpesa import runtime
-    from mpesa.ledger import now_utc
+    from mpesa.clock import now_utc
 
     monkeypatch.setenv("MPESA_BASE_URL", "http://127.0.0.1:9")  # nothing listens: connect refused
     runtime.reset()
@@ -167,7 +147,7 @@ def test_daraja_unreachable_is_503_and_a_retry_may_send(stack, handlers, simulat
     # Nothing reached M-Pesa, so a retry with the same key is allowed to try again.
     monkeypatch.setenv("MPESA_BASE_URL", simulator.url)
     runtime.reset()
-    assert runtime.stk_payments().sweep(now_utc() + timedelta(hours=1)) == {}  # no event for a refused call
+    assert runtime.sweep().run(now_utc() + timedelta(hours=1)) == {}  # no event for a refused call
     code, answer = push(handlers, body_for(), key=key)
     assert code == 202
     assert len(simulator_requests(simulator, STK_PATH)) == 1
@@ -208,13 +188,12 @@ def test_query_now_applies_a_final_answer(stack, handlers, simulator):
     code, accepted = push(handlers, body_for(phone="254712345678"))
     assert code == 202
     txn_id = accepted["transaction_id"]
-    route = "/v1/payments/{transaction_id}/query"
-    code, pending = call(handlers["payment_status"], http_event("POST", f"/v1/payments/{txn_id}/query", route=route))
+    code, pending = query(handlers, txn_id)
     assert code == 200
     assert pending["status"] == "PENDING"
     assert pending["query"]["pending"] is True
     accept_prompt(simulator, accepted["checkout_request_id"])
-    code, done = call(handlers["payment_status"], http_event("POST", f"/v1/payments/{txn_id}/query", route=route))
+    code, done = query(handlers, txn_id)
     assert done["status"] == "SUCCESS"
     assert done["settled_by"] == "query"
     assert done["query"]["result_code"] == "0"

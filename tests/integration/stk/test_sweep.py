@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from mpesa import runtime
-from mpesa.ledger import now_utc
-from tests.integration.stk.test_stk_api import body_for, push, status
+from mpesa.clock import now_utc
 from tests.support.apigw import Context
 from tests.support.stack import accept_prompt, wait_for
+from tests.support.stk import body_for, push, status
 
 LATER = timedelta(hours=2)
 
@@ -21,8 +21,8 @@ def test_a_payment_whose_flow_never_ran_becomes_unknown(stack, handlers, simulat
     simulator.configure(callback_mode="drop")
     code, accepted = push(handlers, body_for(phone="254712345678"))
     txn_id = accepted["transaction_id"]
-    assert runtime.stk_payments().sweep(now_utc()) == {}  # not due yet
-    assert runtime.stk_payments().sweep(now_utc() + LATER) == {"marked_unknown": 1}
+    assert runtime.sweep().run(now_utc()) == {}  # not due yet
+    assert runtime.sweep().run(now_utc() + LATER) == {"marked_unknown": 1}
     assert status(handlers, txn_id)[1]["status"] == "UNKNOWN"
     assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.outcome_unknown"]
 
@@ -32,12 +32,12 @@ def test_sweep_resolves_a_paid_payment_by_query_then_unknown_later(stack, handle
     code, paid = push(handlers, body_for(phone="254712345678"))
     code, silent = push(handlers, body_for(phone="254798765432"))
     accept_prompt(simulator, paid["checkout_request_id"])
-    counts = runtime.stk_payments().sweep(now_utc() + LATER)
+    counts = runtime.sweep().run(now_utc() + LATER)
     assert counts == {"resolved": 1, "marked_unknown": 1}
     assert status(handlers, paid["transaction_id"])[1]["status"] == "SUCCESS"
     # UNKNOWN is not final: a later sweep asks again and settles it when M-Pesa answers.
     accept_prompt(simulator, silent["checkout_request_id"])
-    assert runtime.stk_payments().sweep(now_utc() + 2 * LATER)["resolved"] == 1
+    assert runtime.sweep().run(now_utc() + 2 * LATER)["resolved"] == 1
     payment = status(handlers, silent["transaction_id"])[1]
     assert payment["status"] == "SUCCESS"
     assert [e["detail-type"] for e in stack.of(silent["transaction_id"])] == [
@@ -48,22 +48,22 @@ def test_sweep_resolves_a_paid_payment_by_query_then_unknown_later(stack, handle
 
 def test_an_event_that_failed_to_publish_is_resent_once(stack, handlers, simulator, monkeypatch):
     publisher = runtime.publisher()
-    real_settled = publisher.settled
+    real_publish = publisher.publish
     failures = []
 
-    def flaky(txn):
+    def flaky(announcement):
         if not failures:
-            failures.append(txn.transaction_id)
+            failures.append(announcement.event_id)
             raise RuntimeError("EventBridge unavailable")
-        real_settled(txn)
+        real_publish(announcement)
 
-    monkeypatch.setattr(publisher, "settled", flaky)
+    monkeypatch.setattr(publisher, "publish", flaky)
     code, accepted = push(handlers, body_for())
     txn_id = accepted["transaction_id"]
     wait_for(lambda: failures)
     assert wait_for(lambda: status(handlers, txn_id)[1]["status"] == "SUCCESS")
     assert stack.of(txn_id) == []
     assert sweep(handlers) == {}  # the outbox waits a grace period first
-    assert runtime.stk_payments().sweep(now_utc() + LATER) == {"events_resent": 1}
+    assert runtime.sweep().run(now_utc() + LATER) == {"events_resent": 1}
     assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.succeeded"]
-    assert runtime.stk_payments().sweep(now_utc() + LATER) == {}  # owed nothing more
+    assert runtime.sweep().run(now_utc() + LATER) == {}  # owed nothing more

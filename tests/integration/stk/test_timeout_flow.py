@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.integration.stk.test_stk_api import body_for, push, settled, status
 from tests.support.sfn import deploy_state_machine, fast_forward_time, inprocess_lambdas, run_to_end, states_entered
 from tests.support.stack import accept_prompt, inject_fault, simulator_requests, wait_for
+from tests.support.stk import body_for, push, settled, status
 
 QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 

@@ -8,17 +8,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mpesa.settings import MpesaSettings
-from tests.unit.daraja.fake_daraja import FakeDaraja, install
-from tests.unit.daraja.helpers import (
-    STATE_TABLE,
+from tests.support.daraja import (
     FakeClock,
     make_settings,
     moto_state_table,
     pem,
     rsa_key_and_certificate,
 )
-
-TABLE = STATE_TABLE
+from tests.support.fake_daraja import FakeDaraja, install
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mpesa.breaker import (
+from mpesa.daraja.breaker import (
     BreakerState,
     BreakerStore,
     CircuitBreaker,
@@ -10,8 +10,8 @@ from mpesa.breaker import (
     DynamoBreakerStore,
     MemoryBreakerStore,
 )
-from tests.unit.daraja.conftest import TABLE
-from tests.unit.daraja.helpers import FakeClock
+from tests.support.daraja import STATE_TABLE as TABLE
+from tests.support.daraja import FakeClock
 
 
 @pytest.fixture(params=["memory", "dynamodb"])

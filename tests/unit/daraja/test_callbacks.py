@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from mpesa.clock import NAIROBI
 from mpesa.daraja.callbacks import (
-    CallbackPayloadError,
     c2b_validation_accept,
     c2b_validation_reject,
     callback_ack,
@@ -14,8 +14,7 @@ from mpesa.daraja.callbacks import (
     parse_c2b_payload,
     parse_stk_callback,
 )
-from mpesa.daraja.credentials import NAIROBI
-from mpesa.errors import InputError
+from mpesa.errors import CallbackPayloadError, InputError
 
 # The integration guide's success callback, byte for byte as Daraja sends it (1000.00 is a JSON number).
 SEED_SUCCESS = """{

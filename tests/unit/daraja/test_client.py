@@ -8,22 +8,23 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import padding
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from mpesa.breaker import CircuitBreaker, CircuitBreakerError, MemoryBreakerStore
-from mpesa.daraja import (
+from mpesa.clock import Deadline
+from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, MemoryBreakerStore
+from mpesa.daraja.client import DarajaClient
+from mpesa.daraja.errors import (
     CircuitOpenError,
     DarajaApiError,
     DarajaError,
     DarajaResponseError,
     DarajaTransportError,
-    Deadline,
     DeadlineExceededError,
     InvalidAccessTokenError,
     OutcomeUnknownError,
 )
-from mpesa.daraja.client import DarajaClient
 from mpesa.daraja.transport import current_budget
 from mpesa.errors import ConfigurationError, InputError
-from tests.unit.daraja.fake_daraja import (
+from tests.support.daraja import SANDBOX_PASSKEY, make_settings, pem
+from tests.support.fake_daraja import (
     ACCEPTED_PUSH,
     B2C,
     OAUTH_PATH,
@@ -33,7 +34,6 @@ from tests.unit.daraja.fake_daraja import (
     daraja_error,
     make_client,
 )
-from tests.unit.daraja.helpers import SANDBOX_PASSKEY, make_settings, pem
 
 HOOK = "https://pay.example.com/v1/hooks/stk"
 

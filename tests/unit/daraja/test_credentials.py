@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from mpesa.daraja.credentials import daraja_timestamp, load_public_key, security_credential, stk_password
 from mpesa.errors import ConfigurationError
-from tests.unit.daraja.helpers import SANDBOX_PASSKEY, pem
+from tests.support.daraja import SANDBOX_PASSKEY, pem
 
 
 def test_timestamp_is_kenyan_time_even_when_utc_is_the_previous_day():

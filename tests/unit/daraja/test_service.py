@@ -5,12 +5,12 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from mpesa.breaker import CircuitBreakerError
+from mpesa.daraja.breaker import CircuitBreakerError
 from mpesa.daraja.transport import current_budget
 from mpesa.errors import ConfigurationError
 from mpesa.service import MpesaService
-from tests.unit.daraja.fake_daraja import ACCEPTED_PUSH, B2C, PUSH, QUERY, answer, daraja_error, make_client
-from tests.unit.daraja.helpers import make_settings, seed_b2c_payment
+from tests.support.daraja import make_settings, seed_b2c_payment
+from tests.support.fake_daraja import ACCEPTED_PUSH, B2C, PUSH, QUERY, answer, daraja_error, make_client
 
 NO_POOL: Any = None
 

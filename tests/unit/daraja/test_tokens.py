@@ -5,7 +5,10 @@ from typing import Any, cast
 
 import pytest
 
-from mpesa.daraja.auth import (
+from mpesa.clock import Deadline
+from mpesa.daraja.errors import TokenUnavailableError
+from mpesa.daraja.models import AccessTokenResponse
+from mpesa.daraja.tokens import (
     DEFAULT_LEASE_S,
     CachedToken,
     DynamoTokenStore,
@@ -13,10 +16,7 @@ from mpesa.daraja.auth import (
     TokenProvider,
     token_cache_key,
 )
-from mpesa.daraja.errors import TokenUnavailableError
-from mpesa.daraja.models import AccessTokenResponse
-from mpesa.daraja.transport import Deadline
-from tests.unit.daraja.conftest import TABLE
+from tests.support.daraja import STATE_TABLE as TABLE
 
 KEY = token_cache_key("consumer-key", "https://sandbox.safaricom.co.ke")
 

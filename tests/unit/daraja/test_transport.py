@@ -12,8 +12,8 @@ from urllib3.exceptions import (
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
+from mpesa.clock import Deadline
 from mpesa.daraja.transport import (
-    Deadline,
     DeadlineAdapter,
     RetryKind,
     RetryPolicy,

@@ -1,91 +1,95 @@
-"""Daraja (Safaricom M-Pesa API) client, wire models and callback models.
+"""Daraja (Safaricom M-Pesa API): the client, its errors, and the callbacks Daraja sends.
 
-from mpesa.daraja import DarajaClient, Deadline
-client = DarajaClient.from_environment()          # settings + STATE_TABLE_NAME
-ack = client.stk_push(phone_number="254708374149", amount=1000, account_reference="ORDER1",
-                      transaction_desc="Payment", callback_url="https://pay.example.com/v1/hooks/stk",
-                      deadline=Deadline.from_remaining_ms(context.get_remaining_time_in_millis))
+    from mpesa.daraja import DarajaClient
+    client = DarajaClient.from_environment()          # settings + STATE_TABLE_NAME
+    ack = client.stk_push(phone_number="254708374149", amount=1000, account_reference="ORDER1",
+                          transaction_desc="Payment", callback_url="https://pay.example.com/v1/hooks/stk",
+                          deadline=Deadline.from_remaining_ms(context.get_remaining_time_in_millis))
+
+Names load on first use: a webhook that only parses callbacks never imports the HTTP client.
 """
 
-from mpesa.daraja.auth import TokenProvider, token_cache_key
-from mpesa.daraja.callbacks import (
-    AccountBalanceEntry,
-    AsyncResult,
-    C2BPayload,
-    CallbackPayloadError,
-    StkCallback,
-    c2b_validation_accept,
-    c2b_validation_reject,
-    callback_ack,
-    load_json,
-    parse_async_result,
-    parse_c2b_payload,
-    parse_stk_callback,
-)
-from mpesa.daraja.client import DarajaClient
-from mpesa.daraja.credentials import daraja_timestamp, security_credential, stk_password
-from mpesa.daraja.errors import (
-    CircuitOpenError,
-    DarajaApiError,
-    DarajaError,
-    DarajaResponseError,
-    DarajaTransportError,
-    DeadlineExceededError,
-    DuplicateOriginatorConversationIdError,
-    InvalidAccessTokenError,
-    OutcomeUnknownError,
-    StillProcessingError,
-    TokenUnavailableError,
-)
-from mpesa.daraja.models import (
-    AccessTokenResponse,
-    AsyncRequestResponse,
-    B2CResponse,
-    C2BRegisterUrlResponse,
-    C2BSimulateResponse,
-    StkPushResponse,
-    StkQueryResponse,
-)
-from mpesa.daraja.transport import Deadline
-from mpesa.daraja.urls import validate_callback_url
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "DarajaClient": "mpesa.daraja.client",
+    "DarajaError": "mpesa.daraja.errors",
+    "DarajaApiError": "mpesa.daraja.errors",
+    "DarajaResponseError": "mpesa.daraja.errors",
+    "DarajaTransportError": "mpesa.daraja.errors",
+    "OutcomeUnknownError": "mpesa.daraja.errors",
+    "CircuitOpenError": "mpesa.daraja.errors",
+    "CircuitBreakerError": "mpesa.daraja.breaker",
+    "StkPushResponse": "mpesa.daraja.models",
+    "StkQueryResponse": "mpesa.daraja.models",
+    "B2CResponse": "mpesa.daraja.models",
+    "AsyncRequestResponse": "mpesa.daraja.models",
+    "CallbackPayloadError": "mpesa.errors",
+    "StkCallback": "mpesa.daraja.callbacks",
+    "AsyncResult": "mpesa.daraja.callbacks",
+    "C2BPayload": "mpesa.daraja.callbacks",
+    "parse_stk_callback": "mpesa.daraja.callbacks",
+    "parse_async_result": "mpesa.daraja.callbacks",
+    "parse_c2b_payload": "mpesa.daraja.callbacks",
+    "callback_ack": "mpesa.daraja.callbacks",
+    "c2b_validation_accept": "mpesa.daraja.callbacks",
+    "c2b_validation_reject": "mpesa.daraja.callbacks",
+}
 
 __all__ = [
-    "AccessTokenResponse",
-    "AccountBalanceEntry",
     "AsyncRequestResponse",
     "AsyncResult",
     "B2CResponse",
     "C2BPayload",
-    "C2BRegisterUrlResponse",
-    "C2BSimulateResponse",
     "CallbackPayloadError",
+    "CircuitBreakerError",
     "CircuitOpenError",
     "DarajaApiError",
     "DarajaClient",
     "DarajaError",
     "DarajaResponseError",
     "DarajaTransportError",
-    "Deadline",
-    "DeadlineExceededError",
-    "DuplicateOriginatorConversationIdError",
-    "InvalidAccessTokenError",
     "OutcomeUnknownError",
-    "StillProcessingError",
     "StkCallback",
     "StkPushResponse",
     "StkQueryResponse",
-    "TokenProvider",
-    "TokenUnavailableError",
     "c2b_validation_accept",
     "c2b_validation_reject",
     "callback_ack",
-    "daraja_timestamp",
-    "load_json",
     "parse_async_result",
     "parse_c2b_payload",
     "parse_stk_callback",
-    "security_credential",
-    "stk_password",
-    "token_cache_key",
-    "validate_callback_url",
 ]
+
+if TYPE_CHECKING:
+    from mpesa.daraja.breaker import CircuitBreakerError
+    from mpesa.daraja.callbacks import (
+        AsyncResult,
+        C2BPayload,
+        StkCallback,
+        c2b_validation_accept,
+        c2b_validation_reject,
+        callback_ack,
+        parse_async_result,
+        parse_c2b_payload,
+        parse_stk_callback,
+    )
+    from mpesa.daraja.client import DarajaClient
+    from mpesa.daraja.errors import (
+        CircuitOpenError,
+        DarajaApiError,
+        DarajaError,
+        DarajaResponseError,
+        DarajaTransportError,
+        OutcomeUnknownError,
+    )
+    from mpesa.daraja.models import AsyncRequestResponse, B2CResponse, StkPushResponse, StkQueryResponse
+    from mpesa.errors import CallbackPayloadError
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mpesa.daraja' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -17,10 +17,10 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationError, model_validator
 
+from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT
 from mpesa.codes import handle_mpesa_result
-from mpesa.daraja.credentials import NAIROBI, TIMESTAMP_FORMAT
 from mpesa.daraja.models import Code, DarajaResponse, OptionalText, Text, as_list, describe_validation_error
-from mpesa.errors import InputError
+from mpesa.errors import CallbackPayloadError, InputError
 from mpesa.money import parse_amount
 
 Value = int | Decimal | str | None
@@ -28,10 +28,6 @@ Value = int | Decimal | str | None
 # (and must be a Value): an unused item with an object or list Value does not spoil the callback.
 RawValue = int | Decimal | str | dict[str, Any] | list[Any] | None
 MAX_BODY_BYTES = 64 * 1024
-
-
-class CallbackPayloadError(InputError):
-    """The callback body is not what Daraja sends; `field` says where (e.g. `Body.stkCallback.ResultCode`)."""
 
 
 def load_json(body: str | bytes | bytearray | Mapping[str, Any]) -> Any:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT
 from mpesa.errors import ConfigurationError
-
-NAIROBI = ZoneInfo("Africa/Nairobi")
-TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 
 
 def daraja_timestamp(now: datetime | None = None) -> str:

@@ -17,7 +17,8 @@
 
 from __future__ import annotations
 
-from mpesa.breaker import CircuitBreakerError
+from mpesa.daraja.breaker import CircuitBreakerError
+from mpesa.errors import MayHaveMovedError, MpesaError, NotSentError, RefusedError, UnavailableError
 
 INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
 STILL_PROCESSING_CODE = "500.001.1001"
@@ -36,9 +37,16 @@ _BUSINESS_500_003_PHRASES = ("already registered", "duplicate notification")
 _STILL_PROCESSING_PHRASES = ("being processed", "still under processing")
 
 TIMEOUT_ERROR_CODE = "TIMEOUT"
+BAD_REQUEST_CODE_PREFIX = "400.002"  # "Bad Request - Invalid <Field>" and "Invalid request payload"
+RATE_LIMIT_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_VIOLATION_CODE})
 
 
-class DarajaError(Exception):
+def is_subscriber_locked(error_code: str | None, error_message: str) -> bool:
+    """500.001.1001 "Unable to lock subscriber": another prompt is open on the customer's phone."""
+    return error_code == STILL_PROCESSING_CODE and "lock" in error_message.lower()
+
+
+class DarajaError(MpesaError):
     """Base class: every failure of a Daraja call. `api` names the operation ("stk_push", ...)."""
 
     def __init__(self, api: str, message: str) -> None:
@@ -51,7 +59,7 @@ class DarajaError(Exception):
         return False
 
 
-class DarajaApiError(DarajaError):
+class DarajaApiError(DarajaError, RefusedError):
     """Daraja rejected the request. `error_code` is None when the error status carried no Daraja body."""
 
     def __init__(
@@ -118,7 +126,7 @@ def api_error(
     return cls(api, http_status, error_code, error_message, request_id)
 
 
-class DarajaResponseError(DarajaError):
+class DarajaResponseError(DarajaError, UnavailableError):
     """The answer could not be read: `problem` names what is wrong (never the token or a full MSISDN)."""
 
     def __init__(self, api: str, http_status: int, problem: str) -> None:
@@ -131,7 +139,7 @@ class DarajaResponseError(DarajaError):
         return True
 
 
-class DarajaTransportError(DarajaError):
+class DarajaTransportError(DarajaError, UnavailableError):
     """No answer from Daraja after the allowed retries. `request_sent` is False only when surely not sent."""
 
     def __init__(self, api: str, reason: str, *, request_sent: bool) -> None:
@@ -144,7 +152,7 @@ class DarajaTransportError(DarajaError):
         return True
 
 
-class OutcomeUnknownError(DarajaError):
+class OutcomeUnknownError(DarajaError, MayHaveMovedError):
     """A money-moving request may have been processed. Never re-send it: query its status.
 
     `originator_conversation_id` is set for B2C (query Transaction Status with it); STK push has no
@@ -171,15 +179,15 @@ class OutcomeUnknownError(DarajaError):
         return True
 
 
-class DeadlineExceededError(DarajaError):
+class DeadlineExceededError(DarajaError, NotSentError):
     """Too little time was left to start the request within the caller's deadline; nothing was sent."""
 
 
-class TokenUnavailableError(DarajaError):
+class TokenUnavailableError(DarajaError, NotSentError):
     """Another container is refreshing the OAuth token and did not finish within our wait."""
 
 
-class CircuitOpenError(DarajaError, CircuitBreakerError):
+class CircuitOpenError(DarajaError, NotSentError, CircuitBreakerError):
     """The Daraja circuit is open (or half-open with its one trial taken): nothing was sent."""
 
     def __init__(self, api: str, cause: CircuitBreakerError) -> None:

@@ -24,8 +24,7 @@ import http.client
 import io
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -42,35 +41,10 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from mpesa.clock import Deadline
+
 USER_AGENT = "mpesa-serverless/0.1 (+https://github.com/mpesa-serverless/mpesa-serverless)"
 RETRY_STATUSES = frozenset({503, 504})
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """An instant on this process's monotonic clock by which a whole operation must be over."""
-
-    at: float
-
-    @classmethod
-    def within(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + seconds)
-
-    @classmethod
-    def from_remaining_ms(cls, remaining_ms: Callable[[], int] | int, *, reserve_s: float = 1.0) -> Deadline:
-        """From a Lambda context's `get_remaining_time_in_millis`, keeping `reserve_s` to record results."""
-        millis = remaining_ms() if callable(remaining_ms) else remaining_ms
-        return cls.within(millis / 1000 - reserve_s)
-
-    def remaining_s(self) -> float:
-        return self.at - time.monotonic()
-
-    def earliest(self, other: Deadline | None) -> Deadline:
-        return self if other is None or self.at <= other.at else other
-
-    def minus(self, seconds: float) -> Deadline:
-        """The instant `seconds` before this one (time kept back for what comes after)."""
-        return Deadline(self.at - seconds)
 
 
 @dataclass

@@ -10,10 +10,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from mpesa.errors import InputError
+from mpesa.rules import BLOCKED_URL_HOSTS, forbidden_url_word
 
-# From the Daraja reference (§8, pitfall 1). "exe" also covers "exec" and "execute-api".
-FORBIDDEN_URL_WORDS: tuple[str, ...] = ("m-pesa", "mpesa", "safaricom", "exe", "cmd", "sql", "query")
-BLOCKED_URL_HOSTS: tuple[str, ...] = ("ngrok", "mockbin", "requestbin")
 MAX_URL_LENGTH = 1024
 
 
@@ -39,10 +37,9 @@ def validate_callback_url(url: str, *, field: str = "callback_url", require_http
         raise InputError(field, str(exc)) from None
     if require_https and urlsplit(url).scheme != "https":
         raise InputError(field, "must use https in production")
-    lowered = url.lower()
-    for word in FORBIDDEN_URL_WORDS:
-        if word in lowered:
-            raise InputError(field, f"must not contain {word!r}: Safaricom rejects such callback URLs")
+    word = forbidden_url_word(url)
+    if word is not None:
+        raise InputError(field, f"must not contain {word!r}: Safaricom rejects such callback URLs")
     host = (urlsplit(url).hostname or "").lower()
     for blocked in BLOCKED_URL_HOSTS:
         if blocked in host:

@@ -32,10 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from mpesa.daraja.clock import SYSTEM_CLOCK, Clock
+from mpesa.clock import SYSTEM_CLOCK, Clock, Deadline
 from mpesa.daraja.errors import TokenUnavailableError
 from mpesa.daraja.models import AccessTokenResponse
-from mpesa.daraja.transport import Deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -11,9 +11,9 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from mpesa.breaker import CircuitBreaker, MemoryBreakerStore
-from mpesa.daraja.auth import MemoryTokenCache, TokenProvider, token_cache_key
+from mpesa.daraja.breaker import CircuitBreaker, MemoryBreakerStore
 from mpesa.daraja.client import DarajaClient
+from mpesa.daraja.tokens import MemoryTokenCache, TokenProvider, token_cache_key
 from mpesa.settings import MpesaSettings
 
 OAUTH_PATH = "/oauth/v1/generate"
@@ -104,7 +104,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> FakeDaraja:
         fake.policies.append((policy.kind.value, ""))
         return session
 
-    monkeypatch.setattr("mpesa.daraja.client.session_for", session_for)
+    monkeypatch.setattr("mpesa.daraja.pipeline.session_for", session_for)
     return fake
 
 

@@ -1,0 +1,1 @@
+"""One package per money flow: flows/<name>/ holds its request, initiation, callbacks and resolution."""

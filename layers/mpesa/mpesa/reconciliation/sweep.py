@@ -1,0 +1,47 @@
+"""The scheduled sweep: the safety net behind every flow's timeout handling.
+
+It re-sends the events the outbox still owes, then hands each record that is due in a flow's partition
+of the pending index (a timeout flow that never finished, an UNKNOWN record to ask about again) to that
+flow's resolver, as long as the run has time left for one more.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from mpesa.clock import Deadline
+from mpesa.records.model import Kind, Record
+from mpesa.records.outbox import Outbox
+from mpesa.records.store import RecordStore
+
+STEP_RESERVE_S = 25.0  # one query's worst case: leave the rest for the next run
+
+
+class DueResolver(Protocol):
+    """A flow's handling of its records that are due."""
+
+    kind: Kind
+
+    def resolve_due(self, record: Record, now: datetime, deadline: Deadline | None) -> list[str]:
+        """Resolve or reschedule the record; returns what happened, as count names."""
+        ...
+
+
+class Sweep:
+    def __init__(self, store: RecordStore, outbox: Outbox, resolvers: Sequence[DueResolver]) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._resolvers = list(resolvers)
+
+    def run(self, now: datetime, *, deadline: Deadline | None = None, limit: int = 50) -> dict[str, int]:
+        counts: Counter[str] = self._outbox.resend_due(now, limit)
+        for resolver in self._resolvers:
+            for record in self._store.due(resolver.kind.value, now, limit):
+                if deadline is not None and deadline.remaining_s() < STEP_RESERVE_S:
+                    counts["left_for_next_run"] += 1
+                    continue
+                counts.update(resolver.resolve_due(record, now, deadline))
+        return dict(counts)

@@ -1,0 +1,393 @@
+"""The record store on DynamoDB (the transactions table): one item per record, every transition one
+conditional write, so duplicate and concurrent writers change a record at most once.
+
+Item: `pk = txn#<transaction_id>`, the record's fields, M-Pesa's identifiers as top-level attributes
+(indexed: `by-checkout-request-id`, `by-conversation-id`), and while something is owed the sparse
+`by-pending` index keys: `pending_bucket` (the kind, while waiting for an outcome; OUTBOX_BUCKET while an
+event is owed) and `next_check_at`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from mpesa.clock import iso, now_utc
+from mpesa.records.dynamo import cancellation_codes, conditional_failed, only_conditions_failed, transaction_cancelled
+from mpesa.records.model import (
+    NOT_SENT,
+    Flag,
+    Kind,
+    NewRecord,
+    Record,
+    RecordExistsError,
+    RecordNotFoundError,
+    Ref,
+    RefMismatchError,
+    SettledBy,
+    Settlement,
+    SettleResult,
+    Status,
+)
+from mpesa.records.receipts import claimed_by_another, receipt_refused, update_and_claim
+from mpesa.records.store import OUTBOX_BUCKET
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+OUTBOX_GRACE = timedelta(minutes=2)
+_INDEX_FOR_REF = {Ref.CHECKOUT_REQUEST_ID: "by-checkout-request-id", Ref.CONVERSATION_ID: "by-conversation-id"}
+_OPEN = {":pending": Status.PENDING.value, ":unknown": Status.UNKNOWN.value}
+_STATUS = {"#status": "status"}
+
+
+def record_key(transaction_id: str) -> dict[str, str]:
+    return {"pk": f"txn#{transaction_id}"}
+
+
+def record_from_item(item: Mapping[str, Any]) -> Record:
+    return Record(
+        kind=Kind(str(item["kind"])),
+        transaction_id=str(item["transaction_id"]),
+        status=Status(str(item["status"])),
+        country=str(item["country"]),
+        currency=str(item["currency"]),
+        amount=int(item["amount"]),
+        msisdn=str(item["msisdn"]),
+        created_at=str(item["created_at"]),
+        updated_at=str(item["updated_at"]),
+        details={str(k): str(v) for k, v in (item.get("details") or {}).items()},
+        refs={ref: str(item[ref.value]) for ref in Ref if item.get(ref.value) is not None},
+        result_code=_opt(item, "result_code"),
+        result_desc=_opt(item, "result_desc"),
+        receipt=_opt(item, "receipt"),
+        paid_at=_opt(item, "paid_at"),
+        settled_at=_opt(item, "settled_at"),
+        settled_by=SettledBy(str(item["settled_by"])) if item.get("settled_by") else None,
+        flags=tuple(sorted(str(f) for f in item.get("flags", ()))),
+        late_success=item.get("late_success"),
+        event_published=bool(item.get("event_published", False)),
+        late_event_published=bool(item.get("late_event_published", True)),
+    )
+
+
+def _opt(item: Mapping[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    return None if value is None else str(value)
+
+
+class DynamoRecordStore:
+    def __init__(self, table_name: str, *, table: Table | None = None) -> None:
+        self._table = table or boto3.resource("dynamodb").Table(table_name)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, transaction_id: str) -> Record:
+        item = self._table.get_item(Key=record_key(transaction_id), ConsistentRead=True).get("Item")
+        if item is None:
+            raise RecordNotFoundError(transaction_id)
+        return record_from_item(item)
+
+    def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
+        response = self._table.query(IndexName=_INDEX_FOR_REF[ref], KeyConditionExpression=Key(ref.value).eq(value))
+        for item in response.get("Items", []):
+            if item.get("record_type") == kind.record_type:
+                return record_from_item(item)
+        return None
+
+    def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
+        response = self._table.query(
+            IndexName="by-pending",
+            KeyConditionExpression=Key("pending_bucket").eq(bucket) & Key("next_check_at").lte(iso(before)),
+            Limit=limit,
+        )
+        return [record_from_item(item) for item in response.get("Items", [])]
+
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
+        self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET next_check_at = :n",
+            ConditionExpression="pending_bucket = :bucket AND #status IN (:pending, :unknown)",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":n": iso(next_check_at), ":bucket": kind.value, **_OPEN},
+        )
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def create_pending(self, new: NewRecord) -> Record:
+        stamp = iso(now_utc())
+        item: dict[str, Any] = {
+            **record_key(new.transaction_id),
+            "record_type": new.kind.record_type,
+            "kind": new.kind.value,
+            "transaction_id": new.transaction_id,
+            "status": Status.PENDING.value,
+            "country": new.country,
+            "currency": new.currency,
+            "amount": new.amount,
+            "msisdn": new.msisdn,
+            "details": dict(new.details),
+            **{ref.value: value for ref, value in new.refs.items()},
+            "created_at": stamp,
+            "updated_at": stamp,
+            "pending_bucket": new.kind.value,
+            "next_check_at": iso(new.next_check_at),
+            "event_published": False,
+        }
+        try:
+            # A record that surely never reached M-Pesa (NOT_SENT) may be replaced by a new attempt.
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR (#status = :failed AND result_code = :not_sent)",
+                ExpressionAttributeNames=_STATUS,
+                ExpressionAttributeValues={":failed": Status.FAILED.value, ":not_sent": NOT_SENT},
+            )
+        except ClientError as exc:
+            if conditional_failed(exc):
+                raise RecordExistsError(self.get(new.transaction_id)) from None
+            raise
+        return record_from_item(item)
+
+    def attach_refs(self, transaction_id: str, refs: Mapping[Ref, str]) -> Record:
+        """The first ref is the one a callback may have stored already (it must match); the others follow."""
+        primary, value = next(iter(refs.items()))
+        names = {f"#r{i}": ref.value for i, ref in enumerate(refs)}
+        values: dict[str, Any] = {f":r{i}": v for i, v in enumerate(refs.values())}
+        sets = [f"#r{i} = :r{i}" for i in range(len(refs))]
+        try:
+            item = self._table.update_item(
+                Key=record_key(transaction_id),
+                UpdateExpression="SET " + ", ".join([*sets, "updated_at = :u"]),
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#r0) OR #r0 = :r0)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":u": iso(now_utc())},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if conditional_failed(exc):
+                current = self.get(transaction_id)
+                self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
+                raise RefMismatchError(primary, current.ref(primary), value) from None
+            raise
+        return record_from_item(item)
+
+    def settle(self, transaction_id: str, settlement: Settlement) -> SettleResult:
+        return self._settle(transaction_id, settlement, retries_left=1)
+
+    def _settle(self, transaction_id: str, settlement: Settlement, retries_left: int) -> SettleResult:
+        now = now_utc()
+        values: dict[str, Any] = {
+            ":s": settlement.status.value,
+            ":rc": settlement.result_code,
+            ":rd": settlement.result_desc,
+            ":by": settlement.source.value,
+            ":u": iso(now),
+            ":f": False,
+            ":outbox": OUTBOX_BUCKET,
+            ":resend_at": iso(now + OUTBOX_GRACE),
+            **_OPEN,
+        }
+        names = dict(_STATUS)
+        sets = [
+            "#status = :s",
+            "result_code = :rc",
+            "result_desc = :rd",
+            "settled_by = :by",
+            "updated_at = :u",
+            "settled_at = :u",
+            "event_published = :f",
+            "pending_bucket = :outbox",
+            "next_check_at = :resend_at",
+        ]
+        condition = "attribute_exists(pk) AND #status IN (:pending, :unknown)"
+        for i, (ref, value) in enumerate(settlement.refs.items()):
+            names[f"#r{i}"], values[f":r{i}"] = ref.value, value
+            sets.append(f"#r{i} = if_not_exists(#r{i}, :r{i})")
+            condition += f" AND (attribute_not_exists(#r{i}) OR #r{i} = :r{i})"
+        if settlement.receipt:
+            values[":r"] = settlement.receipt
+            sets.append("receipt = :r")
+        if settlement.paid_at:
+            values[":p"] = iso(settlement.paid_at)
+            sets.append("paid_at = :p")
+        update: dict[str, Any] = {
+            "Key": record_key(transaction_id),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        try:
+            if settlement.receipt:
+                update_and_claim(self._table, transaction_id, settlement.receipt, update)
+            else:
+                self._table.update_item(**update)
+        except ClientError as exc:
+            if not conditional_failed(exc) and not transaction_cancelled(exc):
+                raise
+            return self._explain_unchanged(transaction_id, settlement, exc, retries_left)
+        return SettleResult(self.get(transaction_id), changed=True)
+
+    def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
+        changed = self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET #status = :unknown, result_desc = :why, updated_at = :u, "
+            "event_published = :f, pending_bucket = :bucket, next_check_at = :next",
+            ConditionExpression="attribute_exists(pk) AND #status = :pending",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={
+                ":unknown": Status.UNKNOWN.value,
+                ":pending": Status.PENDING.value,
+                ":why": reason,
+                ":u": iso(now_utc()),
+                ":f": False,
+                ":bucket": kind.value,
+                # Reconciliation looks at UNKNOWN records again later, through the same index.
+                ":next": iso(recheck_at),
+            },
+        )
+        return SettleResult(self.get(transaction_id), changed=changed)
+
+    def flag(self, transaction_id: str, flag: Flag) -> None:
+        self._table.update_item(
+            Key=record_key(transaction_id),
+            UpdateExpression="ADD flags :f SET updated_at = :u",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":f": {flag.value}, ":u": iso(now_utc())},
+        )
+
+    def mark_event_published(self, transaction_id: str, status: Status) -> None:
+        # A settled record leaves the index; an UNKNOWN one stays in it for reconciliation.
+        leave_outbox = " REMOVE pending_bucket, next_check_at" if status.is_final else ""
+        self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET event_published = :t" + leave_outbox,
+            ConditionExpression="#status = :s",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":t": True, ":s": status.value},
+        )
+
+    def mark_late_event_published(self, transaction_id: str) -> None:
+        self._table.update_item(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET late_event_published = :t REMOVE pending_bucket, next_check_at",
+            ConditionExpression="attribute_exists(late_success)",
+            ExpressionAttributeValues={":t": True},
+        )
+
+    def close_not_sent(self, transaction_id: str) -> None:
+        self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="REMOVE pending_bucket, next_check_at",
+            ConditionExpression="#status = :failed AND result_code = :not_sent",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":failed": Status.FAILED.value, ":not_sent": NOT_SENT},
+        )
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _conditional(self, **update: Any) -> bool:
+        """An update whose condition may fail; True when it was applied."""
+        try:
+            self._table.update_item(**update)
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
+            return False
+        return True
+
+    def _explain_unchanged(
+        self, transaction_id: str, settlement: Settlement, exc: ClientError, retries_left: int
+    ) -> SettleResult:
+        reasons = cancellation_codes(exc)
+        if not only_conditions_failed(reasons):
+            raise exc  # throttling, a conflicting transaction, validation: not an answer about the record
+        current = self.get(transaction_id)
+        if claimed_by_another(reasons):
+            # The record could settle but the receipt belongs to another record: never pay twice.
+            self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
+            return SettleResult(self.get(transaction_id), changed=False)
+        if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
+            self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
+            return SettleResult(self.get(transaction_id), changed=False)
+        if not current.status.is_final:
+            # Open again by the time we read it back (a concurrent write moved it): try once more.
+            if retries_left > 0:
+                return self._settle(transaction_id, settlement, retries_left - 1)
+            raise exc
+        if settlement.status is not Status.SUCCESS:
+            return SettleResult(current, changed=False)  # a duplicate or a later, weaker answer
+        if current.status is Status.SUCCESS:
+            if settlement.receipt and not current.receipt:
+                return SettleResult(self._fill_receipt(transaction_id, settlement), False, receipt_filled=True)
+            return SettleResult(current, changed=False)
+        if current.late_success is not None:
+            return SettleResult(current, changed=False)  # the late success was recorded already
+        return SettleResult(self._record_late_success(transaction_id, settlement), False, late_success=True)
+
+    def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> Record:
+        """A success settled by query has no receipt; the callback that follows brings it."""
+        assert settlement.receipt is not None
+        values: dict[str, Any] = {":r": settlement.receipt, ":u": iso(now_utc()), ":s": Status.SUCCESS.value}
+        expression = "SET receipt = :r, updated_at = :u"
+        if settlement.paid_at:
+            values[":p"] = iso(settlement.paid_at)
+            expression += ", paid_at = :p"
+        update: dict[str, Any] = {
+            "Key": record_key(transaction_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#status = :s AND attribute_not_exists(receipt)",
+            "ExpressionAttributeNames": _STATUS,
+            "ExpressionAttributeValues": values,
+        }
+        self._write_claiming_receipt(transaction_id, settlement.receipt, update)
+        return self.get(transaction_id)
+
+    def _record_late_success(self, transaction_id: str, settlement: Settlement) -> Record:
+        """Keep a success that came after another final state; the outbox owes a late-success event."""
+        now = now_utc()
+        late = {
+            "receipt": settlement.receipt,
+            "result_code": settlement.result_code,
+            "result_desc": settlement.result_desc,
+            "source": settlement.source.value,
+            "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
+            "received_at": iso(now),
+        }
+        update: dict[str, Any] = {
+            "Key": record_key(transaction_id),
+            "UpdateExpression": "SET late_success = :l, late_event_published = :false, updated_at = :u, "
+            "pending_bucket = :outbox, next_check_at = :resend_at ADD flags :f",
+            "ConditionExpression": "attribute_not_exists(late_success)",
+            "ExpressionAttributeValues": {
+                ":l": {k: v for k, v in late.items() if v is not None},
+                ":false": False,
+                ":u": iso(now),
+                ":outbox": OUTBOX_BUCKET,
+                ":resend_at": iso(now + OUTBOX_GRACE),
+                ":f": {Flag.LATE_SUCCESS.value},
+            },
+        }
+        if settlement.receipt:
+            self._write_claiming_receipt(transaction_id, settlement.receipt, update)
+        else:
+            self._conditional(**update)
+        return self.get(transaction_id)
+
+    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any]) -> None:
+        """Apply `update` and claim the receipt in one transaction; flag the record if another holds it."""
+        try:
+            update_and_claim(self._table, transaction_id, receipt, update)
+        except ClientError as exc:
+            if not transaction_cancelled(exc):
+                raise
+            reasons = cancellation_codes(exc)
+            if not only_conditions_failed(reasons):
+                raise
+            if receipt_refused(reasons):
+                self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)

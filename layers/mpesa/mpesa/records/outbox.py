@@ -1,0 +1,79 @@
+"""The event outbox: every settled record is announced once, even when the bus is down.
+
+A settlement puts the record in the OUTBOX partition of the pending index with `event_published =
+false` (in the same conditional write). Publishing marks it published, which takes it off the index;
+if publishing fails, the scheduled sweep finds it there and sends it again. Events carry an `event_id`
+so consumers drop the rare second delivery. Each flow names its own events (an EventCatalog).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from mpesa.logs import logger
+from mpesa.records.model import Kind, Record, SettleResult
+from mpesa.records.store import OUTBOX_BUCKET, Announcement, Publisher, RecordStore
+
+
+class EventCatalog(Protocol):
+    """How one flow announces its records."""
+
+    def settled(self, record: Record) -> Announcement:
+        """The event for the record's current status (final, or UNKNOWN)."""
+        ...
+
+    def late_success(self, record: Record) -> Announcement: ...
+
+
+class Outbox:
+    def __init__(self, store: RecordStore, publisher: Publisher, catalogs: Mapping[Kind, EventCatalog]) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._catalogs = dict(catalogs)
+
+    def announce(self, result: SettleResult) -> None:
+        """What a settlement owes: the settled event for the one writer that changed the record, or a
+        late-success event when a success came after another final state."""
+        if result.changed:
+            self.settled(result.record)
+        elif result.late_success:
+            logger.error("success arrived after another final state; kept and flagged for review")
+            self.late_success(result.record)
+
+    def settled(self, record: Record) -> None:
+        try:
+            self._publisher.publish(self._catalogs[record.kind].settled(record))
+        except Exception:  # the record keeps event_published=false; the sweep re-sends it
+            logger.exception("event not published; left for the outbox sweep")
+            return
+        self._store.mark_event_published(record.transaction_id, record.status)
+
+    def late_success(self, record: Record) -> None:
+        try:
+            self._publisher.publish(self._catalogs[record.kind].late_success(record))
+        except Exception:  # late_event_published stays false; the sweep re-sends it
+            logger.exception("late-success event not published; left for the outbox sweep")
+            return
+        self._store.mark_late_event_published(record.transaction_id)
+
+    def notify(self, announcement: Announcement) -> None:
+        """A one-off event for review (e.g. a callback that disagrees): best effort, not retried."""
+        try:
+            self._publisher.publish(announcement)
+        except Exception:
+            logger.exception("event not published", extra={"detail_type": announcement.detail_type})
+
+    def resend_due(self, now: datetime, limit: int) -> Counter[str]:
+        """The sweep's share: re-send what the outbox still owes."""
+        counts: Counter[str] = Counter()
+        for record in self._store.due(OUTBOX_BUCKET, now, limit):
+            if record.status.is_final and not record.event_published:
+                self.settled(record)
+                counts["events_resent"] += 1
+            if record.late_success is not None and not record.late_event_published:
+                self.late_success(record)
+                counts["events_resent"] += 1
+        return counts

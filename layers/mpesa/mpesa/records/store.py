@@ -1,0 +1,113 @@
+"""What the flows need from storage: the record store, the inbox of callbacks not applied, and the
+publisher of events. The DynamoDB implementations live beside this; tests use in-memory fakes.
+
+Every transition is one conditional write: a record changes state at most once, whoever else tries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from mpesa.records.model import Flag, Kind, NewRecord, Record, Ref, Settlement, SettleResult, Status
+
+OUTBOX_BUCKET = "outbox"  # the pending index's partition of settled records whose event is owed
+
+
+class RecordStore(Protocol):
+    def get(self, transaction_id: str) -> Record:
+        """The record, read consistently; RecordNotFoundError if there is none."""
+        ...
+
+    def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
+        """The record of this kind that M-Pesa knows by `value` (e.g. a CheckoutRequestID)."""
+        ...
+
+    def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
+        """Records in a partition of the pending index (a kind's value, or OUTBOX) due by `before`."""
+        ...
+
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
+        """Look at an open record again later; a record that settled meanwhile is left alone."""
+        ...
+
+    def create_pending(self, new: NewRecord) -> Record:
+        """Create the record PENDING; RecordExistsError (with the stored record) if it exists, unless it
+        is a request that surely never left (NOT_SENT), which a new attempt replaces."""
+        ...
+
+    def attach_refs(self, transaction_id: str, refs: Mapping[Ref, str]) -> Record:
+        """Store M-Pesa's identifiers; RefMismatchError (and the record flagged) if one differs."""
+        ...
+
+    def settle(self, transaction_id: str, settlement: Settlement) -> SettleResult:
+        """Move an open record to its final state (once), or explain why nothing changed."""
+        ...
+
+    def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
+        """PENDING → UNKNOWN (not final: reconciliation resolves it, looking again from `recheck_at`)."""
+        ...
+
+    def flag(self, transaction_id: str, flag: Flag) -> None: ...
+
+    def mark_event_published(self, transaction_id: str, status: Status) -> None:
+        """Outbox bookkeeping: the event for this status went out (the sweep re-sends it otherwise)."""
+        ...
+
+    def mark_late_event_published(self, transaction_id: str) -> None: ...
+
+    def close_not_sent(self, transaction_id: str) -> None:
+        """A request that never left owes no event: take it off the pending index."""
+        ...
+
+
+class InboxReason(StrEnum):
+    """Why a callback waits in the inbox instead of being applied to a record."""
+
+    NO_RECORD = "no record for this callback"  # replayed once the record learns its identifier
+    DISAGREES = "disagrees with the record"
+    DOES_NOT_SETTLE = "result code does not settle"
+    SOURCE_REFUSED = "signed URL but source IP not allowed"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    key: str
+    kind: Kind
+    ref: str
+    body: str
+    source_ip: str
+    reason: InboxReason
+    detail: str
+    received_at: str
+
+
+class Inbox(Protocol):
+    def keep(self, kind: Kind, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> bool:
+        """Store a callback we could not apply; False when this exact body was stored before."""
+        ...
+
+    def waiting(self, kind: Kind, ref: str) -> list[InboxItem]:
+        """Callbacks for `ref` not yet applied, oldest first."""
+        ...
+
+    def mark_applied(self, item: InboxItem, transaction_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One event: its type, an id consumers de-duplicate by, and its detail (no secret, no full MSISDN)."""
+
+    detail_type: str
+    event_id: str
+    detail: Mapping[str, Any]
+
+
+class Publisher(Protocol):
+    def publish(self, announcement: Announcement) -> None:
+        """Put the event on the bus, or raise."""
+        ...

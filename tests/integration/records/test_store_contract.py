@@ -1,0 +1,179 @@
+"""The RecordStore contract, run against DynamoDB (moto, the template's table) and the in-memory fake
+the unit tests use: the same cases, the same answers."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from moto import mock_aws
+
+from mpesa.clock import now_utc
+from mpesa.records import (
+    NOT_SENT,
+    OUTBOX_BUCKET,
+    Flag,
+    Kind,
+    NewRecord,
+    RecordExistsError,
+    RecordNotFoundError,
+    Ref,
+    RefMismatchError,
+    SettledBy,
+    Settlement,
+    Status,
+)
+from mpesa.records.dynamodb import DynamoRecordStore
+from tests.support.fakes import InMemoryRecordStore
+from tests.support.stack import create_tables
+
+PAID_AT = datetime(2026, 11, 26, 7, 21, 15, tzinfo=UTC)
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def store(request) -> Iterator[object]:
+    if request.param == "memory":
+        yield InMemoryRecordStore()
+        return
+    with mock_aws():
+        create_tables()
+        yield DynamoRecordStore("TransactionsTable")
+
+
+def new(transaction_id="t1", **overrides):
+    values = {
+        "kind": Kind.STK,
+        "transaction_id": transaction_id,
+        "country": "KE",
+        "currency": "KES",
+        "amount": 10,
+        "msisdn": "254712345678",
+        "details": {"account_reference": "ORDER1", "transaction_desc": "Test"},
+        "next_check_at": now_utc() + timedelta(minutes=5),
+    }
+    values.update(overrides)
+    return NewRecord(**values)
+
+
+def success(receipt="RKT1AB2CD3", cid="ws_CO_1", source=SettledBy.CALLBACK):
+    return Settlement(
+        Status.SUCCESS, "0", "ok", source, refs={Ref.CHECKOUT_REQUEST_ID: cid}, receipt=receipt, paid_at=PAID_AT
+    )
+
+
+def test_a_record_is_created_once(store):
+    created = store.create_pending(new())
+    assert (created.status, created.amount, created.details["account_reference"]) == (Status.PENDING, 10, "ORDER1")
+    with pytest.raises(RecordExistsError) as exists:
+        store.create_pending(new(amount=11))
+    assert exists.value.record.amount == 10
+    with pytest.raises(RecordNotFoundError):
+        store.get("nobody")
+
+
+def test_a_request_that_never_left_may_be_replaced(store):
+    store.create_pending(new())
+    store.settle("t1", Settlement(Status.FAILED, NOT_SENT, "refused", SettledBy.INITIATION))
+    store.close_not_sent("t1")
+    assert store.create_pending(new(amount=12)).amount == 12
+
+
+def test_refs_are_found_and_a_different_one_is_refused_and_flagged(store):
+    store.create_pending(new())
+    store.attach_refs("t1", {Ref.CHECKOUT_REQUEST_ID: "ws_CO_1", Ref.MERCHANT_REQUEST_ID: "m1"})
+    assert store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, "ws_CO_1").transaction_id == "t1"
+    assert store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, "ws_CO_2") is None
+    with pytest.raises(RefMismatchError):
+        store.attach_refs("t1", {Ref.CHECKOUT_REQUEST_ID: "ws_CO_2"})
+    assert store.get("t1").flags == (Flag.CALLBACK_MISMATCH.value,)
+
+
+def test_a_record_settles_once_and_enters_the_outbox(store):
+    store.create_pending(new())
+    first = store.settle("t1", success())
+    second = store.settle("t1", success())
+    assert (first.changed, second.changed) == (True, False)
+    record = store.get("t1")
+    assert (record.status, record.receipt, record.settled_by, record.checkout_request_id) == (
+        Status.SUCCESS,
+        "RKT1AB2CD3",
+        SettledBy.CALLBACK,
+        "ws_CO_1",
+    )
+    assert [r.transaction_id for r in store.due(OUTBOX_BUCKET, now_utc() + timedelta(minutes=3))] == ["t1"]
+    store.mark_event_published("t1", Status.SUCCESS)
+    assert store.due(OUTBOX_BUCKET, now_utc() + timedelta(minutes=3)) == []
+
+
+def test_a_settlement_naming_another_checkout_id_is_flagged_not_applied(store):
+    store.create_pending(new())
+    store.attach_refs("t1", {Ref.CHECKOUT_REQUEST_ID: "ws_CO_1"})
+    result = store.settle("t1", success(cid="ws_CO_other"))
+    assert not result.changed
+    assert result.record.status is Status.PENDING
+    assert result.record.flags == (Flag.CALLBACK_MISMATCH.value,)
+
+
+def test_a_receipt_pays_one_record_only(store):
+    store.create_pending(new("t1"))
+    store.create_pending(new("t2"))
+    store.settle("t1", success(cid="ws_CO_1"))
+    result = store.settle("t2", success(cid="ws_CO_2"))
+    assert not result.changed
+    assert result.record.status is Status.PENDING
+    assert result.record.flags == (Flag.DUPLICATE_RECEIPT.value,)
+
+
+def test_a_query_settled_success_gets_its_receipt_from_the_later_callback(store):
+    store.create_pending(new())
+    store.settle(
+        "t1", Settlement(Status.SUCCESS, "0", "ok", SettledBy.QUERY, refs={Ref.CHECKOUT_REQUEST_ID: "ws_CO_1"})
+    )
+    result = store.settle("t1", success())
+    assert result.receipt_filled
+    assert store.get("t1").receipt == "RKT1AB2CD3"
+
+
+def test_a_success_after_another_final_state_is_kept_once(store):
+    store.create_pending(new())
+    store.settle("t1", Settlement(Status.TIMEOUT, "1037", "timeout", SettledBy.CALLBACK))
+    late = store.settle("t1", success(receipt="LATE123456"))
+    assert late.late_success
+    assert not late.changed
+    record = store.get("t1")
+    assert (record.status, record.late_success["receipt"], record.late_event_published) == (
+        Status.TIMEOUT,
+        "LATE123456",
+        False,
+    )
+    assert record.flags == (Flag.LATE_SUCCESS.value,)
+    assert not store.settle("t1", success(receipt="LATE123456")).late_success
+    store.mark_late_event_published("t1")
+    assert store.get("t1").late_event_published
+
+
+def test_a_weaker_answer_after_a_final_state_changes_nothing(store):
+    store.create_pending(new())
+    store.settle("t1", success())
+    result = store.settle("t1", Settlement(Status.FAILED, "1", "no", SettledBy.QUERY))
+    assert not result.changed
+    assert result.record.status is Status.SUCCESS
+
+
+def test_unknown_is_not_final_and_comes_due_again(store):
+    store.create_pending(new())
+    recheck = now_utc() + timedelta(minutes=15)
+    assert store.mark_unknown(Kind.STK, "t1", "no answer", recheck).changed
+    assert not store.mark_unknown(Kind.STK, "t1", "no answer", recheck).changed
+    assert store.due("stk", now_utc()) == []
+    assert [r.status for r in store.due("stk", recheck)] == [Status.UNKNOWN]
+    store.reschedule(Kind.STK, "t1", recheck + timedelta(hours=1))
+    assert store.due("stk", recheck) == []
+    assert store.settle("t1", success()).changed
+
+
+def test_due_records_come_oldest_first_within_the_limit(store):
+    base = now_utc()
+    for n, minutes in enumerate((30, 10, 20)):
+        store.create_pending(new(f"t{n}", next_check_at=base + timedelta(minutes=minutes)))
+    due = store.due("stk", base + timedelta(hours=1), limit=2)
+    assert [r.transaction_id for r in due] == ["t1", "t2"]

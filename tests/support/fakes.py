@@ -1,0 +1,368 @@
+"""In-memory fakes of the flows' ports: the record store, the inbox, the event publisher, M-Pesa's
+gateway and the timeout flow starter. Flow logic is unit-tested against these (no moto, no sockets);
+tests/integration/records/test_store_contract.py runs the same cases against this store and the
+DynamoDB one, so the fake cannot drift from the real thing."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from mpesa.clock import Deadline, iso, now_utc
+from mpesa.daraja.models import StkPushResponse, StkQueryResponse
+from mpesa.records import (
+    NOT_SENT,
+    OUTBOX_BUCKET,
+    Announcement,
+    Flag,
+    InboxItem,
+    InboxReason,
+    Kind,
+    NewRecord,
+    Record,
+    RecordExistsError,
+    RecordNotFoundError,
+    Ref,
+    RefMismatchError,
+    Settlement,
+    SettleResult,
+    Status,
+)
+
+OUTBOX_GRACE = timedelta(minutes=2)
+
+
+@dataclass
+class _Entry:
+    record: Record
+    bucket: str | None
+    next_check_at: str | None
+
+
+class InMemoryRecordStore:
+    """The RecordStore semantics of mpesa.records.dynamodb, one lock standing in for DynamoDB's per-item
+    serialisation."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._receipts: dict[str, str] = {}  # receipt -> transaction id (the receipt claims)
+        self._lock = threading.RLock()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, transaction_id: str) -> Record:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None:
+                raise RecordNotFoundError(transaction_id)
+            return entry.record
+
+    def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
+        with self._lock:
+            return next(
+                (e.record for e in self._entries.values() if e.record.kind is kind and e.record.ref(ref) == value),
+                None,
+            )
+
+    def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
+        with self._lock:
+            due = [
+                e
+                for e in self._entries.values()
+                if e.bucket == bucket and e.next_check_at is not None and e.next_check_at <= iso(before)
+            ]
+            due.sort(key=lambda e: str(e.next_check_at))
+            return [e.record for e in due[:limit]]
+
+    def claims(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._receipts)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry and entry.bucket == kind.value and not entry.record.status.is_final:
+                entry.next_check_at = iso(next_check_at)
+
+    def create_pending(self, new: NewRecord) -> Record:
+        with self._lock:
+            existing = self._entries.get(new.transaction_id)
+            if existing is not None and not _not_sent(existing.record):
+                raise RecordExistsError(existing.record)
+            stamp = iso(now_utc())
+            record = Record(
+                kind=new.kind,
+                transaction_id=new.transaction_id,
+                status=Status.PENDING,
+                country=new.country,
+                currency=new.currency,
+                amount=new.amount,
+                msisdn=new.msisdn,
+                created_at=stamp,
+                updated_at=stamp,
+                details=dict(new.details),
+                refs=dict(new.refs),
+            )
+            self._entries[new.transaction_id] = _Entry(record, new.kind.value, iso(new.next_check_at))
+            return record
+
+    def attach_refs(self, transaction_id: str, refs: Mapping[Ref, str]) -> Record:
+        with self._lock:
+            entry = self._entry(transaction_id)
+            primary, value = next(iter(refs.items()))
+            stored = entry.record.ref(primary)
+            if stored not in (None, value):
+                self._flag(entry, Flag.CALLBACK_MISMATCH)
+                raise RefMismatchError(primary, stored, value)
+            self._update(entry, refs={**entry.record.refs, **refs})
+            return entry.record
+
+    def settle(self, transaction_id: str, settlement: Settlement) -> SettleResult:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None:
+                raise RecordNotFoundError(transaction_id)
+            record = entry.record
+            refs_agree = all(record.ref(ref) in (None, value) for ref, value in settlement.refs.items())
+            record_ok = not record.status.is_final and refs_agree
+            claim_ok = settlement.receipt is None or self._receipts.get(settlement.receipt, transaction_id) == (
+                transaction_id
+            )
+            if record_ok and claim_ok:
+                now = now_utc()
+                self._claim(settlement.receipt, transaction_id)
+                self._update(
+                    entry,
+                    status=settlement.status,
+                    result_code=settlement.result_code,
+                    result_desc=settlement.result_desc,
+                    settled_by=settlement.source,
+                    settled_at=iso(now),
+                    event_published=False,
+                    refs={**settlement.refs, **record.refs},
+                    receipt=settlement.receipt or record.receipt,
+                    paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
+                )
+                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
+                return SettleResult(entry.record, changed=True)
+            if record_ok:  # the receipt belongs to another record: never pay twice
+                self._flag(entry, Flag.DUPLICATE_RECEIPT)
+                return SettleResult(entry.record, changed=False)
+            if not refs_agree:
+                self._flag(entry, Flag.CALLBACK_MISMATCH)
+                return SettleResult(entry.record, changed=False)
+            if settlement.status is not Status.SUCCESS:
+                return SettleResult(record, changed=False)
+            if record.status is Status.SUCCESS:
+                if settlement.receipt and not record.receipt:
+                    if self._claim_or_flag(entry, settlement.receipt):
+                        paid_at = iso(settlement.paid_at) if settlement.paid_at else record.paid_at
+                        self._update(entry, receipt=settlement.receipt, paid_at=paid_at)
+                    return SettleResult(entry.record, changed=False, receipt_filled=True)
+                return SettleResult(record, changed=False)
+            if record.late_success is not None:
+                return SettleResult(record, changed=False)
+            if settlement.receipt is None or self._claim_or_flag(entry, settlement.receipt):
+                late = {
+                    "receipt": settlement.receipt,
+                    "result_code": settlement.result_code,
+                    "result_desc": settlement.result_desc,
+                    "source": settlement.source.value,
+                    "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
+                    "received_at": iso(now_utc()),
+                }
+                self._update(
+                    entry,
+                    late_success={k: v for k, v in late.items() if v is not None},
+                    late_event_published=False,
+                    flags=tuple(sorted({*entry.record.flags, Flag.LATE_SUCCESS.value})),
+                )
+                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now_utc() + OUTBOX_GRACE)
+            return SettleResult(entry.record, changed=False, late_success=True)
+
+    def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
+        with self._lock:
+            entry = self._entry(transaction_id)
+            if entry.record.status is not Status.PENDING:
+                return SettleResult(entry.record, changed=False)
+            self._update(entry, status=Status.UNKNOWN, result_desc=reason, event_published=False)
+            entry.bucket, entry.next_check_at = kind.value, iso(recheck_at)
+            return SettleResult(entry.record, changed=True)
+
+    def flag(self, transaction_id: str, flag: Flag) -> None:
+        with self._lock:
+            self._flag(self._entry(transaction_id), flag)
+
+    def mark_event_published(self, transaction_id: str, status: Status) -> None:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None or entry.record.status is not status:
+                return
+            self._update(entry, event_published=True)
+            if status.is_final:
+                entry.bucket = entry.next_check_at = None
+
+    def mark_late_event_published(self, transaction_id: str) -> None:
+        with self._lock:
+            entry = self._entry(transaction_id)
+            if entry.record.late_success is None:
+                raise AssertionError("condition failed: no late success on the record")
+            entry.record = replace(entry.record, late_event_published=True)
+            entry.bucket = entry.next_check_at = None
+
+    def close_not_sent(self, transaction_id: str) -> None:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is not None and _not_sent(entry.record):
+                entry.bucket = entry.next_check_at = None
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _entry(self, transaction_id: str) -> _Entry:
+        entry = self._entries.get(transaction_id)
+        if entry is None:
+            raise AssertionError(f"condition failed: no record {transaction_id}")
+        return entry
+
+    def _update(self, entry: _Entry, **changes: Any) -> None:
+        entry.record = replace(entry.record, updated_at=iso(now_utc()), **changes)
+
+    def _flag(self, entry: _Entry, flag: Flag) -> None:
+        self._update(entry, flags=tuple(sorted({*entry.record.flags, flag.value})))
+
+    def _claim(self, receipt: str | None, transaction_id: str) -> None:
+        if receipt is not None:
+            self._receipts[receipt] = transaction_id
+
+    def _claim_or_flag(self, entry: _Entry, receipt: str) -> bool:
+        holder = self._receipts.get(receipt, entry.record.transaction_id)
+        if holder != entry.record.transaction_id:
+            self._flag(entry, Flag.DUPLICATE_RECEIPT)
+            return False
+        self._claim(receipt, entry.record.transaction_id)
+        return True
+
+
+def _not_sent(record: Record) -> bool:
+    return record.status is Status.FAILED and record.result_code == NOT_SENT
+
+
+class InMemoryInbox:
+    def __init__(self) -> None:
+        self.items: list[InboxItem] = []
+        self.applied: dict[str, str] = {}  # key -> transaction id
+
+    def keep(self, kind: Kind, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> bool:
+        key = f"unmatched#{kind.value}#{ref}#{hashlib.sha256(body.encode()).hexdigest()[:24]}"
+        if any(item.key == key for item in self.items):
+            return False
+        self.items.append(InboxItem(key, kind, ref, body, source_ip, reason, detail, iso(now_utc())))
+        return True
+
+    def waiting(self, kind: Kind, ref: str) -> list[InboxItem]:
+        return [i for i in self.items if i.kind is kind and i.ref == ref and i.key not in self.applied]
+
+    def mark_applied(self, item: InboxItem, transaction_id: str) -> None:
+        self.applied[item.key] = transaction_id
+
+
+@dataclass
+class RecordingPublisher:
+    """Records what was published; `fail_next` makes the next N publishes raise (the bus is down)."""
+
+    published: list[Announcement] = field(default_factory=list)
+    fail_next: int = 0
+
+    def publish(self, announcement: Announcement) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise RuntimeError("EventBridge unavailable")
+        self.published.append(announcement)
+
+    def types(self) -> list[str]:
+        return [a.detail_type for a in self.published]
+
+
+@dataclass
+class FakeStkGateway:
+    """Answers pushes and queries from queued answers (a value is returned, an exception raised)."""
+
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+    push_answers: list[Any] = field(default_factory=list)
+    query_answers: list[Any] = field(default_factory=list)
+
+    def stk_push(
+        self,
+        *,
+        phone_number: str,
+        amount: int,
+        account_reference: str,
+        transaction_desc: str,
+        callback_url: str,
+        deadline: Deadline | None = None,
+    ) -> StkPushResponse:
+        self.pushes.append(
+            {
+                "phone_number": phone_number,
+                "amount": amount,
+                "account_reference": account_reference,
+                "transaction_desc": transaction_desc,
+                "callback_url": callback_url,
+            }
+        )
+        answer = self.push_answers.pop(0) if self.push_answers else accepted_push(f"ws_CO_{len(self.pushes)}")
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, StkPushResponse)
+        return answer
+
+    def stk_query(self, checkout_request_id: str, *, deadline: Deadline | None = None) -> StkQueryResponse:
+        self.queries.append(checkout_request_id)
+        answer = self.query_answers.pop(0) if self.query_answers else query_answer(checkout_request_id, "4999")
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, StkQueryResponse)
+        return answer
+
+
+def accepted_push(checkout_request_id: str, merchant_request_id: str = "29115-1-1") -> StkPushResponse:
+    return StkPushResponse.model_validate(
+        {
+            "MerchantRequestID": merchant_request_id,
+            "CheckoutRequestID": checkout_request_id,
+            "ResponseCode": "0",
+            "ResponseDescription": "Success. Request accepted for processing",
+            "CustomerMessage": "Success. Request accepted for processing",
+        }
+    )
+
+
+def query_answer(checkout_request_id: str, result_code: str, result_desc: str = "") -> StkQueryResponse:
+    return StkQueryResponse.model_validate(
+        {
+            "ResponseCode": "0",
+            "ResponseDescription": "The service request has been accepted successsfully",
+            "MerchantRequestID": "29115-1-1",
+            "CheckoutRequestID": checkout_request_id,
+            "ResultCode": result_code,
+            "ResultDesc": result_desc or f"result {result_code}",
+        }
+    )
+
+
+@dataclass
+class RecordingStarter:
+    started: list[str] = field(default_factory=list)
+    fail: bool = False
+
+    def start(self, transaction_id: str) -> None:
+        if self.fail:
+            raise RuntimeError("Step Functions unavailable")
+        self.started.append(transaction_id)

@@ -1,0 +1,111 @@
+"""Resolution without a callback: the timeout flow's steps, queries, UNKNOWN, and the sweep."""
+
+from datetime import timedelta
+
+import pytest
+
+from mpesa.clock import now_utc
+from mpesa.daraja.errors import DarajaApiError, DarajaTransportError
+from mpesa.errors import DarajaUnavailableError
+from mpesa.flows.stk import StkEvents, validate_request
+from mpesa.reconciliation.sweep import Sweep
+from mpesa.records import Kind, SettledBy, Status
+from mpesa.records.outbox import Outbox
+from tests.support.fakes import query_answer
+
+LATER = timedelta(hours=2)
+
+
+@pytest.fixture
+def pending(flow):
+    request = validate_request(
+        country="KE",
+        phone_number="254712345678",
+        amount="10",
+        account_reference="ORDER1",
+        transaction_desc="Test",
+        settings=flow.settings,
+    )
+    return flow.payments.initiate(request, request_key="caller\nk").record
+
+
+@pytest.fixture
+def sweep(flow):
+    outbox = Outbox(flow.store, flow.publisher, {Kind.STK: StkEvents()})
+    return Sweep(flow.store, outbox, [flow.payments.resolution])
+
+
+def test_a_pending_answer_leaves_the_record_open_and_counts_the_attempt(flow, pending):
+    step = flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=2)
+    assert (step.settled, step.attempt, step.exhausted) == (False, 1, False)
+    step = flow.payments.resolve(pending.transaction_id, attempt=1, max_attempts=2)
+    assert (step.settled, step.exhausted) == (False, True)
+    assert flow.gateway.queries == [pending.checkout_request_id] * 2
+
+
+def test_a_final_answer_settles_by_query_without_a_receipt(flow, pending):
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    step = flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
+    assert step.settled
+    assert step.status is Status.SUCCESS
+    record = flow.store.get(pending.transaction_id)
+    assert (record.settled_by, record.receipt) == (SettledBy.QUERY, None)
+    assert flow.publisher.types() == ["payment.succeeded"]
+
+
+def test_a_settled_record_is_not_queried(flow, pending):
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "1032"))
+    flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
+    step = flow.payments.resolve(pending.transaction_id, attempt=1, max_attempts=5)
+    assert step.status is Status.CANCELLED
+    assert len(flow.gateway.queries) == 1
+
+
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        DarajaTransportError("stk_query", "read timeout", request_sent=True),
+        DarajaApiError("stk_query", 503, None, "error status without a Daraja error body"),
+    ],
+)
+def test_transient_trouble_is_raised_for_the_state_machine_to_retry(flow, pending, trouble):
+    flow.gateway.query_answers.append(trouble)
+    with pytest.raises(DarajaUnavailableError):
+        flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
+    assert flow.store.get(pending.transaction_id).status is Status.PENDING
+
+
+def test_a_refused_query_is_no_answer(flow, pending):
+    flow.gateway.query_answers.append(DarajaApiError("stk_query", 400, "400.002.02", "Invalid CheckoutRequestID"))
+    assert not flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5).settled
+
+
+def test_unknown_is_announced_once(flow, pending):
+    assert flow.payments.mark_unknown(pending.transaction_id, "no answer").changed
+    assert not flow.payments.mark_unknown(pending.transaction_id, "no answer").changed
+    assert flow.publisher.types() == ["payment.outcome_unknown"]
+
+
+def test_the_sweep_marks_a_stale_record_unknown_then_settles_it_when_mpesa_answers(flow, pending, sweep):
+    assert sweep.run(now_utc()) == {}  # not due yet
+    assert sweep.run(now_utc() + LATER) == {"marked_unknown": 1}
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    assert sweep.run(now_utc() + 2 * LATER) == {"resolved": 1}
+    assert flow.store.get(pending.transaction_id).status is Status.SUCCESS
+    assert flow.publisher.types() == ["payment.outcome_unknown", "payment.succeeded"]
+
+
+def test_the_sweep_defers_when_mpesa_is_down(flow, pending, sweep):
+    flow.gateway.query_answers.append(DarajaTransportError("stk_query", "refused", request_sent=False))
+    assert sweep.run(now_utc() + LATER) == {"deferred": 1}
+    assert flow.store.get(pending.transaction_id).status is Status.PENDING
+
+
+def test_the_sweep_resends_an_event_the_bus_refused(flow, pending, sweep):
+    flow.publisher.fail_next = 1
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
+    assert flow.publisher.published == []
+    assert sweep.run(now_utc() + LATER) == {"events_resent": 1}
+    assert sweep.run(now_utc() + 2 * LATER) == {}
+    assert flow.publisher.types() == ["payment.succeeded"]
