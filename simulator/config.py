@@ -86,7 +86,7 @@ class SimulatorConfig(BaseModel):
     openapi_late_payment_window_s: float = Field(default=0.0, ge=0)  # prompt stays payable after INS-9
     openapi_min_amount: int = Field(default=1, ge=1)  # whole TZS, C2B/B2C/reversal
     openapi_max_amount: int = Field(default=5_000_000, ge=1)
-    openapi_balance: Decimal = Decimal("10000000")  # the organisation's TZS balance (B2C debits it)
+    openapi_balance: Decimal = Decimal("10000000")  # starting TZS balance of the organisation
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SimulatorConfig:

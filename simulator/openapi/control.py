@@ -8,6 +8,7 @@ prompts appear there with ``"provider": "openapi"`` and ``"currency": "TZS"``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
@@ -96,5 +97,18 @@ def control_blueprint(sim: Simulator) -> Blueprint:
     @bp.get("/balance")
     def balance() -> Response:
         return json_response({"balance": format(service.store.balance(), "f"), "currency": "TZS"})
+
+    @bp.put("/balance")
+    def set_balance() -> Response:
+        """``{"balance": "1000"}``: set the organisation's balance (a string or integer, not a float)."""
+        raw = control_body(request).get("balance")
+        try:
+            value = Decimal(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else None
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite() or value < 0:
+            raise ControlError(400, "balance must be a non-negative amount given as a string or integer")
+        service.store.set_balance(value)
+        return balance()
 
     return bp

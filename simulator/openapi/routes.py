@@ -114,6 +114,18 @@ def input_params(req: Request) -> dict[str, Any]:
     return parsed
 
 
+def echoed_caller_id(req: Request) -> str:
+    """The request's ThirdPartyConversationID, for the echo of any answer (even a refusal that
+    comes before the parameters are checked); "" if there is none. Never raises."""
+    if req.method == "GET":
+        return as_text(req.args.get(CALLER_ID_FIELD)) or ""
+    try:
+        parsed = jsonenc.loads(req.get_data(cache=True) or b"null")
+    except ValueError:
+        return ""
+    return (as_text(parsed.get(CALLER_ID_FIELD)) or "") if isinstance(parsed, dict) else ""
+
+
 def _environment(value: str) -> Environment:
     return "sandbox" if value == "sandbox" else "openapi"
 
@@ -148,13 +160,11 @@ def openapi_blueprint(sim: Simulator) -> Blueprint:
     def transaction(operation: str, environment: str, market: str, handler: Handler) -> Response:
         env = _environment(environment)
         ctx = RequestContext(env, market, service.ids.conversation_id())
-        caller_id = ""
+        caller_id = echoed_caller_id(request)
         try:
             service.check_market(market)
             service.authorise(env, market, request.headers.get("Authorization"))
-            params = input_params(request)
-            caller_id = as_text(params.get(CALLER_ID_FIELD)) or ""
-            status, body = handler(ctx, params)
+            status, body = handler(ctx, input_params(request))
         except OpenApiError as error:
             status = error.ins.http_status
             body = codes.transaction_body(

@@ -310,6 +310,10 @@ class OpenApiStore:
         with self._lock:
             return self._balance
 
+    def set_balance(self, balance: Decimal) -> None:
+        with self._lock:
+            self._balance = balance
+
     # --- call journal --------------------------------------------------------------------------
     def record_call(self, call: Call) -> None:
         with self._lock:
