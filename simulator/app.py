@@ -134,6 +134,7 @@ def create_app(sim: Simulator) -> Flask:
         if kind == "malformed":
             return Response(malformed_body(fault, None), status=200, mimetype="application/json")
         if kind == "disconnect":
+            request.get_data(cache=True)  # read the body while the socket is open: the request log needs it
             drop_connection()
             return Response(b"", status=200)
         return None

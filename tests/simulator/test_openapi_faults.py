@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.simulator.client import wait_until
 from tests.simulator.openapi_client import PERSON, OpenApi, assert_ins
 
 C2B = "/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/"
@@ -78,8 +79,9 @@ def test_disconnect_before_processing_does_nothing(openapi: OpenApi) -> None:
     add_fault(openapi, path=C2B, kind="disconnect")
     with pytest.raises(requests.exceptions.ConnectionError):
         openapi.c2b()
+    # The server logs the request just after dropping the socket: wait for the entry.
+    wait_until(lambda: [e["status"] for e in openapi.control("GET", f"/requests?path={C2B}").json()] == [None])
     assert openapi.transactions() == []
-    assert [e["status"] for e in openapi.control("GET", f"/requests?path={C2B}").json()] == [None]
 
 
 def test_disconnect_after_processing_leaves_a_completed_payment(openapi: OpenApi) -> None:
