@@ -21,7 +21,7 @@ ExpiresInType = Literal["string", "number"]
 ENV_PREFIX = "SIMULATOR_"
 
 # Fields that cannot change while the simulator runs (the key pair is generated once at start).
-NOT_PATCHABLE = frozenset({"private_key_pem"})
+NOT_PATCHABLE = frozenset({"private_key_pem", "openapi_private_key_pem"})
 
 
 class SimulatorConfig(BaseModel):
@@ -74,6 +74,19 @@ class SimulatorConfig(BaseModel):
     working_balance: Decimal = Decimal("700000.00")
     utility_balance: Decimal = Decimal("1000000.00")
     charges_paid_balance: Decimal = Decimal("0.00")
+
+    # --- Vodacom M-Pesa OpenAPI, market vodacomTZN (simulator/openapi, README "OpenAPI") -------
+    openapi_api_key: str = "sim-openapi-api-key"
+    openapi_private_key_pem: str | None = None  # None: a fresh 2048-bit key at start; not patchable
+    openapi_allowed_origin: str = "*"  # "*": any non-empty Origin header; else exactly this value
+    openapi_service_provider_code: str = "000000"  # the sandbox's
+    openapi_session_ttl_s: float = Field(default=3600.0, gt=0)
+    openapi_session_activation_delay_s: float = Field(default=0.0, ge=0)
+    openapi_prompt_timeout_s: float = Field(default=60.0, gt=0)  # C2B answers INS-9 after this
+    openapi_late_payment_window_s: float = Field(default=0.0, ge=0)  # prompt stays payable after INS-9
+    openapi_min_amount: int = Field(default=1, ge=1)  # whole TZS, C2B/B2C/reversal
+    openapi_max_amount: int = Field(default=5_000_000, ge=1)
+    openapi_balance: Decimal = Decimal("10000000")  # starting TZS balance of the organisation
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SimulatorConfig:

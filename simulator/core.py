@@ -16,6 +16,7 @@ from simulator.faults import FaultQueue
 from simulator.ids import IdGenerator
 from simulator.inquiries import InquiryService
 from simulator.journal import CallbackLog, RequestLog
+from simulator.openapi.service import OpenApiService
 from simulator.scheduler import Scheduler
 from simulator.state import Balances, Store
 from simulator.stk import StkService
@@ -49,6 +50,7 @@ class Simulator:
         self.c2b = C2BService(self)
         self.b2c = B2CService(self)
         self.inquiries = InquiryService(self)
+        self.openapi = OpenApiService(self)
 
     @property
     def config(self) -> SimulatorConfig:
@@ -74,6 +76,7 @@ class Simulator:
         self.faults.clear()
         self.requests.clear()
         self.store.reset(_balances(self._initial_config))
+        self.openapi.reset()
 
     def start(self) -> None:
         self.scheduler.start()
@@ -81,3 +84,4 @@ class Simulator:
     def stop(self) -> None:
         self.scheduler.stop()
         self.dispatcher.shutdown()
+        self.openapi.reset()  # release requests still waiting for a customer

@@ -134,7 +134,8 @@ def control_blueprint(sim: Simulator) -> Blueprint:
         if not msisdn:
             raise ControlError(400, "query parameter msisdn is required")
         name = sim.config.business_name
-        return json_response([prompt_view(r, name) for r in sim.stk.pending_prompts(msisdn)])
+        daraja = [{**prompt_view(r, name), "provider": "daraja"} for r in sim.stk.pending_prompts(msisdn)]
+        return json_response(sorted(daraja + sim.openapi.prompt_views(msisdn), key=lambda p: str(p["created_at"])))
 
     @bp.post("/prompts/<checkout_request_id>/accept")
     def accept(checkout_request_id: str) -> Response:
@@ -143,10 +144,14 @@ def control_blueprint(sim: Simulator) -> Blueprint:
             pin = str(pin)
         if not isinstance(pin, str):
             raise ControlError(400, "pin (string) is required")
+        if sim.openapi.owns_prompt(checkout_request_id):
+            return json_response(sim.openapi.accept(checkout_request_id, pin))
         return json_response(_act_view(sim.stk.accept(checkout_request_id, pin)))
 
     @bp.post("/prompts/<checkout_request_id>/cancel")
     def cancel(checkout_request_id: str) -> Response:
+        if sim.openapi.owns_prompt(checkout_request_id):
+            return json_response(sim.openapi.cancel(checkout_request_id))
         return json_response(_act_view(sim.stk.cancel(checkout_request_id)))
 
     # --- C2B registrations, conversations, money -----------------------------------------------
