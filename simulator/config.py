@@ -82,6 +82,7 @@ class SimulatorConfig(BaseModel):
 
     # --- wire quirks (both shapes are seen in the wild; daraja-api.md §1, §3.5) ---------------
     result_code_as_string: bool = False  # callbacks carry ResultCode "0" instead of 0
+    callback_shape: CallbackShape = "standard"
 
     # --- limits and balances (whole KES for limits; balances with cents) ---------------------
     max_amount: int = Field(default=250_000, ge=1)  # per payment, STK and C2B

@@ -44,7 +44,9 @@ class Simulator:
         self.callback_log = CallbackLog()
         self.faults = FaultQueue()
         self.scheduler = Scheduler()
-        self.dispatcher = CallbackDispatcher(lambda: self.config, self.scheduler, self.callback_log)
+        self.dispatcher = CallbackDispatcher(
+            lambda: self.config, self.scheduler, self.callback_log, lambda: self.store.balances().utility
+        )
         self.stk = StkService(self)
         self.c2b = C2BService(self)
         self.b2c = B2CService(self)

@@ -43,7 +43,7 @@ def daraja_blueprint(sim: Simulator) -> Blueprint:
 
     @bp.post("/mpesa/stkpushquery/v1/query")
     def stk_query() -> Response:
-        return protected(sim.stk.query)
+        return protected(lambda body: sim.stk.query(body, current_fault()))
 
     @bp.post("/mpesa/c2b/<any(v1, v2):version>/registerurl")
     def c2b_register(version: str) -> Response:
