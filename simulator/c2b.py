@@ -97,6 +97,7 @@ class C2BService:
                 shortcode=payment.shortcode,
                 completed_at=now,
                 reason="Pay Bill" if payment.command_id == "CustomerPayBillOnline" else "Buy Goods",
+                bill_reference=payment.bill_ref_number,
             )
         )
         if registration is None:

@@ -84,6 +84,10 @@ class SimulatorConfig(BaseModel):
     result_code_as_string: bool = False  # callbacks carry ResultCode "0" instead of 0
     callback_shape: CallbackShape = "standard"
 
+    # --- Pull Transactions (daraja-api.md §3.14) -----------------------------------------------
+    pull_page_size: int = Field(default=100, ge=1, le=10_000)  # transactions per query page
+    pull_retention_s: float = Field(default=48 * 3600.0, gt=0)  # Daraja keeps 48 hours
+
     # --- limits and balances (whole KES for limits; balances with cents) ---------------------
     max_amount: int = Field(default=250_000, ge=1)  # per payment, STK and C2B
     b2c_min_amount: int = Field(default=10, ge=1)

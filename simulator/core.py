@@ -16,6 +16,7 @@ from simulator.faults import FaultQueue
 from simulator.ids import IdGenerator
 from simulator.inquiries import InquiryService
 from simulator.journal import CallbackLog, RequestLog
+from simulator.pull import PullService
 from simulator.scheduler import Scheduler
 from simulator.state import Balances, Store
 from simulator.stk import StkService
@@ -51,6 +52,7 @@ class Simulator:
         self.c2b = C2BService(self)
         self.b2c = B2CService(self)
         self.inquiries = InquiryService(self)
+        self.pull = PullService(self)
 
     @property
     def config(self) -> SimulatorConfig:

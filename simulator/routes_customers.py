@@ -1,5 +1,5 @@
 """Control API for the customer's side: scripted customers and the simulator's truth per customer and
-per payout.
+per payout, and Pull registrations.
 
 Same rules as ``routes_control`` (JSON, under ``/simulator/``, same-origin only: see ``app``).
 """
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from simulator.customers import CustomerTruth, script_view
 from simulator.errors import ControlError
+from simulator.pull import pull_registration_view
 from simulator.responses import control_body, json_response
 from simulator.state import CustomerScript
 
@@ -62,5 +63,9 @@ def customers_blueprint(sim: Simulator) -> Blueprint:
     @bp.get("/payouts")
     def payouts() -> Response:
         return json_response(truth.payouts(request.args.get("originator_conversation_id")))
+
+    @bp.get("/pull/registrations")
+    def pull_registrations() -> Response:
+        return json_response([pull_registration_view(r) for r in sim.store.list_pull_registrations()])
 
     return bp

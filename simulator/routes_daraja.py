@@ -71,4 +71,12 @@ def daraja_blueprint(sim: Simulator) -> Blueprint:
     def reversal() -> Response:
         return protected(lambda body: sim.inquiries.reversal(body, current_fault()))
 
+    @bp.post("/pulltransactions/v1/register")
+    def pull_register() -> Response:
+        return protected(sim.pull.register)
+
+    @bp.post("/pulltransactions/v1/query")
+    def pull_query() -> Response:
+        return protected(sim.pull.query)
+
     return bp

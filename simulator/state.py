@@ -115,6 +115,14 @@ class Conversation:
 
 
 @dataclass
+class PullRegistration:
+    shortcode: str
+    nominated_number: str
+    callback_url: str
+    registered_at: datetime
+
+
+@dataclass
 class C2BRegistration:
     shortcode: str
     response_type: Literal["Completed", "Cancelled"]
@@ -141,6 +149,7 @@ class _Data:
     registrations: dict[str, C2BRegistration] = field(default_factory=dict)
     scripts: dict[str, CustomerScript] = field(default_factory=dict)  # by MSISDN
     ocid_requests: dict[str, int] = field(default_factory=dict)  # B2C v3 requests seen per client OCID
+    pull_registrations: dict[str, PullRegistration] = field(default_factory=dict)
 
 
 class Store:
@@ -379,3 +388,21 @@ class Store:
     def scripts(self) -> dict[str, CustomerScript]:
         with self._lock:
             return dict(self._data.scripts)
+
+    # --- Pull Transactions ---------------------------------------------------------------------
+    def register_pull(self, registration: PullRegistration) -> bool:
+        """Register a shortcode for Pull Transactions once; False if it already was."""
+        with self._lock:
+            if registration.shortcode in self._data.pull_registrations:
+                return False
+            self._data.pull_registrations[registration.shortcode] = copy.copy(registration)
+            return True
+
+    def pull_registration(self, shortcode: str) -> PullRegistration | None:
+        with self._lock:
+            found = self._data.pull_registrations.get(shortcode)
+            return copy.copy(found) if found is not None else None
+
+    def list_pull_registrations(self) -> list[PullRegistration]:
+        with self._lock:
+            return [copy.copy(r) for r in self._data.pull_registrations.values()]

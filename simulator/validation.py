@@ -74,6 +74,11 @@ def one_of(body: Body, field: str, allowed: Collection[str]) -> str:
 
 def whole_amount(body: Body, field: str = "Amount", *, minimum: int, maximum: int) -> int:
     """A whole number (JSON integer or digit string) within [minimum, maximum]."""
+    return whole_number(body, field, minimum=minimum, maximum=maximum)
+
+
+def whole_number(body: Body, field: str, *, minimum: int, maximum: int) -> int:
+    """A whole number (JSON integer or digit string) within [minimum, maximum], else ``Invalid <field>``."""
     raw = body.get(field)
     amount: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):

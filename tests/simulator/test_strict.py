@@ -11,7 +11,7 @@ import pytest
 from simulator import SimulatorConfig
 from simulator.clock import NAIROBI
 from simulator.validation import url_problem
-from tests.simulator.client import B2C_SHORTCODE, Daraja, stk_password
+from tests.simulator.client import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, stk_password
 
 PUSH = "/mpesa/stkpush/v1/processrequest"
 QUERY = "/mpesa/stkpushquery/v1/query"
@@ -136,7 +136,12 @@ def c2b_validation(daraja: Daraja, url: str) -> tuple[str, dict[str, Any], str]:
     return "/mpesa/c2b/v1/registerurl", body, "ValidationURL"
 
 
-APIS = [stk, b2c_result, b2c_timeout, status, balance, reversal, c2b_confirmation, c2b_validation]
+def pull(daraja: Daraja, url: str) -> tuple[str, dict[str, Any], str]:
+    body = {"ShortCode": "600997", "RequestType": "Pull", "NominatedNumber": SUCCESS_NUMBER, "CallBackURL": url}
+    return "/pulltransactions/v1/register", body, "CallBackURL"
+
+
+APIS = [stk, b2c_result, b2c_timeout, status, balance, reversal, c2b_confirmation, c2b_validation, pull]
 REFUSED_URLS = [
     "https://abc123.ngrok-free.app/hooks",
     "https://mockbin.org/bin/5f0c",
