@@ -94,13 +94,15 @@ class CustomerTruth:
         pushes: dict[str, int] = {}
         for record in store.list_stk():
             pushes[record.phone_number] = pushes.get(record.phone_number, 0) + 1
-        receipts = store.list_receipts()
+        by_party: dict[str, list[Receipt]] = {}
+        for receipt in store.list_receipts():
+            by_party.setdefault(receipt.party, []).append(receipt)
         seen = set(pushes) | set(store.scripts())
         seen |= {c.party for c in store.list_conversations() if c.kind == "b2c" and c.party is not None}
-        seen |= {r.party for r in receipts if r.kind in ("stk", "c2b", "b2c")}
+        seen |= {party for party, mine in by_party.items() if any(r.kind != "reversal" for r in mine)}
         lines = []
         for msisdn in sorted(seen):
-            mine = [r for r in receipts if r.party == msisdn]
+            mine = by_party.get(msisdn, [])
             lines.append(
                 {
                     **script_view(msisdn, store.script(msisdn)),
@@ -116,21 +118,27 @@ class CustomerTruth:
         included), requests accepted, payouts made and still queued."""
         store = self._sim.store
         requests = store.ocid_requests()
-        conversations = [c for c in store.list_conversations() if c.kind == "b2c"]
-        receipts = [r for r in store.list_receipts() if r.kind == "b2c"]
-        ocids = list(dict.fromkeys([*requests, *(c.originator_conversation_id for c in conversations)]))
+        accepted: dict[str, int] = {}
+        for conversation in store.list_conversations():
+            if conversation.kind == "b2c":
+                ocid = conversation.originator_conversation_id
+                accepted[ocid] = accepted.get(ocid, 0) + 1
+        receipts: dict[str, list[Receipt]] = {}
+        for receipt in store.list_receipts():
+            if receipt.kind == "b2c" and receipt.originator_conversation_id is not None:
+                receipts.setdefault(receipt.originator_conversation_id, []).append(receipt)
+        ocids = list(dict.fromkeys([*requests, *accepted]))
         if originator_conversation_id is not None:
             ocids = [o for o in ocids if o == originator_conversation_id]
         lines = []
         for ocid in ocids:
-            accepted = [c for c in conversations if c.originator_conversation_id == ocid]
-            mine = [r for r in receipts if r.originator_conversation_id == ocid]
+            mine = receipts.get(ocid, [])
             paid = [r for r in mine if r.state == "completed"]
             lines.append(
                 {
                     "originator_conversation_id": ocid,
-                    "requests": requests.get(ocid, len(accepted)),
-                    "accepted": len(accepted),
+                    "requests": requests.get(ocid, accepted.get(ocid, 0)),
+                    "accepted": accepted.get(ocid, 0),
                     "payouts": len(paid),
                     "queued": len(mine) - len(paid),
                     "amount_paid": _total(paid, ("b2c",)),

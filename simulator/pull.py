@@ -63,11 +63,6 @@ def parse_pull_date(body: validation.Body, field: str) -> datetime:
         raise invalid(field) from None
 
 
-def masked_msisdn(msisdn: str) -> str:
-    """``2547 ***** 149``, as Daraja masks customers' numbers (C2B v1 confirmations)."""
-    return f"{msisdn[:4]} ***** {msisdn[-3:]}" if len(msisdn) >= 7 else msisdn
-
-
 class PullService:
     def __init__(self, sim: Simulator) -> None:
         self._sim = sim
@@ -134,7 +129,7 @@ class PullService:
         return {
             "transactionId": receipt.receipt,
             "trxDate": receipt.completed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "msisdn": masked_msisdn(receipt.party),
+            "msisdn": payloads.c2b_msisdn(receipt.party, "v1"),  # masked: 2547 ***** 149
             "sender": business if pays_customer or receipt.kind == "reversal" else CUSTOMER_NAME,
             "transactiontype": B2C_TYPE if pays_customer else TRANSACTION_TYPES.get(receipt.reason, receipt.reason),
             "billreference": receipt.bill_reference,

@@ -108,11 +108,11 @@ def customers_blueprint(sim: Simulator) -> Blueprint:
         A wrong PIN is refused on the phone: nothing is sent."""
         body = control_body(request)
         kind = body.get("type", "paybill")
-        if kind not in PAYBILL_TYPES:
+        if not isinstance(kind, str) or kind not in PAYBILL_TYPES:
             raise ControlError(400, "type must be paybill or buygoods")
         fields = {
             "ShortCode": body.get("shortcode"),
-            "CommandID": PAYBILL_TYPES[str(kind)],
+            "CommandID": PAYBILL_TYPES[kind],
             "Amount": body.get("amount"),
             "Msisdn": body.get("msisdn"),
             "BillRefNumber": body.get("account") or None,
