@@ -26,6 +26,7 @@ from simulator.openapi.routes import status_fault_response as openapi_status_fau
 from simulator.phone import phone_blueprint
 from simulator.responses import control_error_response, daraja_error_response, json_response, parsed_body
 from simulator.routes_control import control_blueprint
+from simulator.routes_customers import customers_blueprint
 from simulator.routes_daraja import daraja_blueprint
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def create_app(sim: Simulator) -> Flask:
     app = Flask("simulator")
     app.register_blueprint(daraja_blueprint(sim))
     app.register_blueprint(control_blueprint(sim))
+    app.register_blueprint(customers_blueprint(sim))
     app.register_blueprint(phone_blueprint())
     register_openapi(app, sim)
 

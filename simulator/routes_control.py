@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from simulator import crypto, payloads
 from simulator.c2b import registration_view
+from simulator.customers import receipt_view
 from simulator.errors import ControlError
 from simulator.faults import FaultSpec
 from simulator.responses import control_body, json_response
@@ -172,22 +173,7 @@ def control_blueprint(sim: Simulator) -> Blueprint:
 
     @bp.get("/receipts")
     def receipts() -> Response:
-        return json_response(
-            [
-                {
-                    "receipt": r.receipt,
-                    "kind": r.kind,
-                    "amount": r.amount,
-                    "party": r.party,
-                    "shortcode": r.shortcode,
-                    "originator_conversation_id": r.originator_conversation_id,
-                    "conversation_id": r.conversation_id,
-                    "reversed_by": r.reversed_by,
-                    "state": r.state,
-                }
-                for r in sim.store.list_receipts()
-            ]
-        )
+        return json_response([receipt_view(r) for r in sim.store.list_receipts()])
 
     @bp.get("/balances")
     def balances() -> Response:
