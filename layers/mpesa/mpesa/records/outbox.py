@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from mpesa.logs import logger
 from mpesa.records.model import Kind, Record, SettleResult
 from mpesa.records.store import OUTBOX_BUCKET, Announcement, Publisher, RecordStore
+from mpesa.telemetry import logger
 
 
 class EventCatalog(Protocol):

@@ -9,9 +9,9 @@ from mpesa.errors import CallbackPayloadError, CallbackRefusedError
 from mpesa.flows.stk.events import StkEvents
 from mpesa.flows.stk.outcomes import status_for
 from mpesa.flows.stk.ports import StkDeps
-from mpesa.logs import logger
 from mpesa.records.model import Flag, Kind, Record, RecordNotFoundError, Ref, SettledBy, Settlement, SettleResult
 from mpesa.records.store import InboxReason
+from mpesa.telemetry import logger
 
 UNPARSED = "unparsed"  # the inbox key of a body we could not read
 

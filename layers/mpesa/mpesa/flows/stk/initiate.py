@@ -15,7 +15,6 @@ from mpesa.flows.stk.callbacks import StkCallbacks
 from mpesa.flows.stk.outcomes import Initiation, Upstream
 from mpesa.flows.stk.ports import StkDeps
 from mpesa.flows.stk.request import StkPaymentRequest, transaction_id_for
-from mpesa.logs import logger
 from mpesa.markets import market_for
 from mpesa.records.model import (
     NOT_SENT,
@@ -30,6 +29,7 @@ from mpesa.records.model import (
     Settlement,
     Status,
 )
+from mpesa.telemetry import logger
 
 if TYPE_CHECKING:
     from mpesa.daraja.models import StkPushResponse

@@ -11,8 +11,8 @@ from mpesa.errors import DarajaUnavailableError
 from mpesa.flows.stk.callbacks import StkCallbacks
 from mpesa.flows.stk.outcomes import QueryResult, ResolveStep, status_for
 from mpesa.flows.stk.ports import StkDeps
-from mpesa.logs import logger
 from mpesa.records.model import Kind, Record, Ref, SettledBy, Settlement, SettleResult, Status
+from mpesa.telemetry import logger
 
 UNKNOWN_RECHECK = timedelta(minutes=15)  # an UNKNOWN record is looked at again by the sweep after this
 DEFERRED_RECHECK = timedelta(minutes=5)  # M-Pesa could not answer: ask again then
