@@ -153,38 +153,46 @@ class InMemoryRecordStore:
                 return SettleResult(entry.record, changed=True)
             if record_ok:  # the receipt belongs to another record: never pay twice
                 self._flag(entry, Flag.DUPLICATE_RECEIPT)
-                return SettleResult(entry.record, changed=False)
+                return SettleResult(entry.record, changed=False, contradicts=True)
             if not refs_agree:
                 self._flag(entry, Flag.CALLBACK_MISMATCH)
                 return SettleResult(entry.record, changed=False)
-            if settlement.status is not Status.SUCCESS:
-                return SettleResult(record, changed=False)
-            if record.status is Status.SUCCESS:
-                if settlement.receipt and not record.receipt:
-                    if self._claim_or_flag(entry, settlement.receipt):
-                        paid_at = iso(settlement.paid_at) if settlement.paid_at else record.paid_at
-                        self._update(entry, receipt=settlement.receipt, paid_at=paid_at)
-                    return SettleResult(entry.record, changed=False, receipt_filled=True)
-                return SettleResult(record, changed=False)
-            if record.late_success is not None:
-                return SettleResult(record, changed=False)
-            if settlement.receipt is None or self._claim_or_flag(entry, settlement.receipt):
-                late = {
-                    "receipt": settlement.receipt,
-                    "result_code": settlement.result_code,
-                    "result_desc": settlement.result_desc,
-                    "source": settlement.source.value,
-                    "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
-                    "received_at": iso(now_utc()),
-                }
-                self._update(
-                    entry,
-                    late_success={k: v for k, v in late.items() if v is not None},
-                    late_event_published=False,
-                    flags=tuple(sorted({*entry.record.flags, Flag.LATE_SUCCESS.value})),
-                )
-                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now_utc() + OUTBOX_GRACE)
-            return SettleResult(entry.record, changed=False, late_success=True)
+            return self._after_final(entry, settlement)
+
+    def _after_final(self, entry: _Entry, settlement: Settlement) -> SettleResult:
+        record = entry.record
+        if settlement.status is not Status.SUCCESS:
+            same = (settlement.status, settlement.result_code) == (record.status, record.result_code)
+            return SettleResult(record, changed=False, contradicts=not same)
+        if record.status is Status.SUCCESS:
+            if settlement.receipt and not record.receipt:
+                filled = self._claim_or_flag(entry, settlement.receipt)
+                if filled:
+                    paid_at = iso(settlement.paid_at) if settlement.paid_at else record.paid_at
+                    self._update(entry, receipt=settlement.receipt, paid_at=paid_at)
+                return SettleResult(entry.record, changed=False, receipt_filled=filled, contradicts=not filled)
+            return SettleResult(record, changed=False, contradicts=_other_receipt(record.receipt, settlement))
+        if record.late_success is not None:
+            late_receipt = record.late_success.get("receipt")
+            return SettleResult(record, changed=False, contradicts=_other_receipt(late_receipt, settlement))
+        if settlement.receipt is not None and not self._claim_or_flag(entry, settlement.receipt):
+            return SettleResult(entry.record, changed=False, contradicts=True)
+        late = {
+            "receipt": settlement.receipt,
+            "result_code": settlement.result_code,
+            "result_desc": settlement.result_desc,
+            "source": settlement.source.value,
+            "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
+            "received_at": iso(now_utc()),
+        }
+        self._update(
+            entry,
+            late_success={k: v for k, v in late.items() if v is not None},
+            late_event_published=False,
+            flags=tuple(sorted({*entry.record.flags, Flag.LATE_SUCCESS.value})),
+        )
+        entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now_utc() + OUTBOX_GRACE)
+        return SettleResult(entry.record, changed=False, late_success=True)
 
     def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
         with self._lock:
@@ -249,14 +257,20 @@ class InMemoryRecordStore:
         return True
 
 
+def _other_receipt(known: object, settlement: Settlement) -> bool:
+    return bool(settlement.receipt and known and settlement.receipt != known)
+
+
 def _not_sent(record: Record) -> bool:
     return record.status is Status.FAILED and record.result_code == NOT_SENT
 
 
 class InMemoryInbox:
-    def __init__(self) -> None:
+    def __init__(self, per_source_hourly: int = 600) -> None:
         self.items: list[InboxItem] = []
-        self.applied: dict[str, str] = {}  # key -> transaction id
+        self.applied: dict[str, tuple[str, str]] = {}  # key -> (transaction id, outcome)
+        self.admitted: dict[str, int] = {}
+        self.per_source_hourly = per_source_hourly
 
     def keep(self, kind: Kind, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> bool:
         key = f"unmatched#{kind.value}#{ref}#{hashlib.sha256(body.encode()).hexdigest()[:24]}"
@@ -268,8 +282,14 @@ class InMemoryInbox:
     def waiting(self, kind: Kind, ref: str) -> list[InboxItem]:
         return [i for i in self.items if i.kind is kind and i.ref == ref and i.key not in self.applied]
 
-    def mark_applied(self, item: InboxItem, transaction_id: str) -> None:
-        self.applied[item.key] = transaction_id
+    def mark_applied(self, item: InboxItem, transaction_id: str, outcome: str = "applied") -> None:
+        self.applied[item.key] = (transaction_id, outcome)
+
+    def admit(self, source_ip: str) -> bool:
+        if self.admitted.get(source_ip, 0) >= self.per_source_hourly:
+            return False
+        self.admitted[source_ip] = self.admitted.get(source_ip, 0) + 1
+        return True
 
 
 @dataclass

@@ -94,9 +94,15 @@ def store() -> DynamoRecordStore:
 
 @cache
 def inbox() -> DynamoInbox:
-    from mpesa.records.inbox import DynamoInbox
+    from datetime import timedelta
 
-    return DynamoInbox(env("TRANSACTIONS_TABLE_NAME"))
+    from mpesa.records.inbox import DEFAULT_PER_SOURCE_HOURLY, DEFAULT_RETENTION, DynamoInbox
+
+    return DynamoInbox(
+        env("TRANSACTIONS_TABLE_NAME"),
+        retention=timedelta(days=int(os.environ.get("MPESA_INBOX_RETENTION_DAYS", DEFAULT_RETENTION.days))),
+        per_source_hourly=int(os.environ.get("MPESA_INBOX_PER_SOURCE_HOURLY", DEFAULT_PER_SOURCE_HOURLY)),
+    )
 
 
 @cache

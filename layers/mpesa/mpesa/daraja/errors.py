@@ -152,6 +152,16 @@ class DarajaTransportError(DarajaError, UnavailableError):
         return True
 
 
+class AnswerMismatchError(DarajaError, UnavailableError):
+    """Daraja answered about another request than the one asked (another CheckoutRequestID): the answer is
+    not applied to anything; ask again later. Never carries personal data."""
+
+    def __init__(self, api: str, asked: str, answered: str) -> None:
+        super().__init__(api, "the answer names another request than the one asked")
+        self.asked = asked
+        self.answered = answered
+
+
 class OutcomeUnknownError(DarajaError, MayHaveMovedError):
     """A money-moving request may have been processed. Never re-send it: query its status.
 

@@ -76,6 +76,10 @@ def record_from_item(item: Mapping[str, Any]) -> Record:
     )
 
 
+def _other_receipt(known: object, settlement: Settlement) -> bool:
+    return bool(settlement.receipt and known and settlement.receipt != known)
+
+
 def _opt(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
     return None if value is None else str(value)
@@ -311,7 +315,7 @@ class DynamoRecordStore:
         if claimed_by_another(reasons):
             # The record could settle but the receipt belongs to another record: never pay twice.
             self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
-            return SettleResult(self.get(transaction_id), changed=False)
+            return SettleResult(self.get(transaction_id), changed=False, contradicts=True)
         if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
             self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
             return SettleResult(self.get(transaction_id), changed=False)
@@ -320,18 +324,29 @@ class DynamoRecordStore:
             if retries_left > 0:
                 return self._settle(transaction_id, settlement, retries_left - 1)
             raise exc
+        return self._after_final(current, settlement)
+
+    def _after_final(self, current: Record, settlement: Settlement) -> SettleResult:
+        """An answer about a record that is final already: a duplicate, a receipt for a query-settled
+        success, a late success to keep beside the record, or a contradiction to keep for review."""
+        transaction_id = current.transaction_id
         if settlement.status is not Status.SUCCESS:
-            return SettleResult(current, changed=False)  # a duplicate or a later, weaker answer
+            same = (settlement.status, settlement.result_code) == (current.status, current.result_code)
+            return SettleResult(current, changed=False, contradicts=not same)
         if current.status is Status.SUCCESS:
             if settlement.receipt and not current.receipt:
-                return SettleResult(self._fill_receipt(transaction_id, settlement), False, receipt_filled=True)
-            return SettleResult(current, changed=False)
-        if current.late_success is not None:
-            return SettleResult(current, changed=False)  # the late success was recorded already
-        return SettleResult(self._record_late_success(transaction_id, settlement), False, late_success=True)
+                filled = self._fill_receipt(transaction_id, settlement)
+                return SettleResult(self.get(transaction_id), False, receipt_filled=filled, contradicts=not filled)
+            return SettleResult(current, changed=False, contradicts=_other_receipt(current.receipt, settlement))
+        if current.late_success is not None:  # the late success was recorded already
+            late_receipt = current.late_success.get("receipt")
+            return SettleResult(current, changed=False, contradicts=_other_receipt(late_receipt, settlement))
+        kept = self._record_late_success(transaction_id, settlement)
+        return SettleResult(self.get(transaction_id), False, late_success=kept, contradicts=not kept)
 
-    def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> Record:
-        """A success settled by query has no receipt; the callback that follows brings it."""
+    def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> bool:
+        """A success settled by query has no receipt; the callback that follows brings it. False when the
+        receipt pays another record (flagged)."""
         assert settlement.receipt is not None
         values: dict[str, Any] = {":r": settlement.receipt, ":u": iso(now_utc()), ":s": Status.SUCCESS.value}
         expression = "SET receipt = :r, updated_at = :u"
@@ -345,11 +360,11 @@ class DynamoRecordStore:
             "ExpressionAttributeNames": _STATUS,
             "ExpressionAttributeValues": values,
         }
-        self._write_claiming_receipt(transaction_id, settlement.receipt, update)
-        return self.get(transaction_id)
+        return self._write_claiming_receipt(transaction_id, settlement.receipt, update)
 
-    def _record_late_success(self, transaction_id: str, settlement: Settlement) -> Record:
-        """Keep a success that came after another final state; the outbox owes a late-success event."""
+    def _record_late_success(self, transaction_id: str, settlement: Settlement) -> bool:
+        """Keep a success that came after another final state; the outbox owes a late-success event.
+        False when its receipt pays another record (flagged, not kept as this record's)."""
         now = now_utc()
         late = {
             "receipt": settlement.receipt,
@@ -374,13 +389,13 @@ class DynamoRecordStore:
             },
         }
         if settlement.receipt:
-            self._write_claiming_receipt(transaction_id, settlement.receipt, update)
-        else:
-            self._conditional(**update)
-        return self.get(transaction_id)
+            return self._write_claiming_receipt(transaction_id, settlement.receipt, update)
+        self._conditional(**update)
+        return True
 
-    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any]) -> None:
-        """Apply `update` and claim the receipt in one transaction; flag the record if another holds it."""
+    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any]) -> bool:
+        """Apply `update` and claim the receipt in one transaction. False, with the record flagged, when
+        another record holds the receipt; True otherwise (also when a concurrent writer got there first)."""
         try:
             update_and_claim(self._table, transaction_id, receipt, update)
         except ClientError as exc:
@@ -391,3 +406,5 @@ class DynamoRecordStore:
                 raise
             if receipt_refused(reasons):
                 self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
+                return False
+        return True

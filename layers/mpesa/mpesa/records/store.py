@@ -67,7 +67,8 @@ class RecordStore(Protocol):
 class InboxReason(StrEnum):
     """Why a callback waits in the inbox instead of being applied to a record."""
 
-    NO_RECORD = "no record for this callback"  # replayed once the record learns its identifier
+    NO_RECORD = "no record for this callback"
+    UNCONFIRMED = "not authenticated: compared with the outcome, never applied"
     DISAGREES = "disagrees with the record"
     DOES_NOT_SETTLE = "result code does not settle"
     SOURCE_REFUSED = "signed URL but source IP not allowed"
@@ -95,7 +96,13 @@ class Inbox(Protocol):
         """Callbacks for `ref` not yet applied, oldest first."""
         ...
 
-    def mark_applied(self, item: InboxItem, transaction_id: str) -> None: ...
+    def mark_applied(self, item: InboxItem, transaction_id: str, outcome: str = "applied") -> None:
+        """The callback was dealt with for this record: applied, confirmed or contradicted."""
+        ...
+
+    def admit(self, source_ip: str) -> bool:
+        """Whether one more unauthenticated callback from this source may be kept (a per-hour budget)."""
+        ...
 
 
 @dataclass(frozen=True)
