@@ -56,7 +56,7 @@ def create_stk_push(
     )
     caller = principal(app.current_event.raw_event)
     stored = initiate(request={"idempotency_key": f"{caller}\n{idempotency_key}", "payload": asdict(request)})
-    return json_response(int(stored["status_code"]), stored["body"])
+    return json_response(int(stored["status_code"]), stored["body"], stored.get("headers"))
 
 
 class PushNotSentError(NotSentError):
@@ -77,8 +77,8 @@ def initiate(request: dict[str, Any]) -> dict[str, Any]:
     metrics.add_metric(name=f"StkPush_{result.upstream.value}", unit=MetricUnit.Count, value=1)
     if result.upstream is Upstream.NOT_SENT:
         raise PushNotSentError(result.record.transaction_id)
-    status, body = initiation_answer(result)
-    return {"status_code": status, "body": body}
+    status, body, headers = initiation_answer(result)
+    return {"status_code": status, "body": body, "headers": headers}
 
 
 @lambda_entry(API_GATEWAY_HTTP)

@@ -14,6 +14,7 @@ from typing import Any
 
 from mpesa.clock import Deadline, iso, now_utc
 from mpesa.daraja.models import StkPushResponse, StkQueryResponse
+from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkPayments
 from mpesa.records import (
     NOT_SENT,
     OUTBOX_BUCKET,
@@ -32,6 +33,8 @@ from mpesa.records import (
     SettleResult,
     Status,
 )
+from mpesa.records.outbox import Outbox
+from mpesa.settings import MpesaSettings
 
 OUTBOX_GRACE = timedelta(minutes=2)
 
@@ -386,3 +389,31 @@ class RecordingStarter:
         if self.fail:
             raise RuntimeError("Step Functions unavailable")
         self.started.append(transaction_id)
+
+
+@dataclass
+class StkFlowFakes:
+    """The STK flow wired to fakes, and the fakes, for a test to drive and inspect."""
+
+    payments: StkPayments
+    store: InMemoryRecordStore
+    inbox: InMemoryInbox
+    publisher: RecordingPublisher
+    gateway: FakeStkGateway
+    starter: RecordingStarter
+    settings: MpesaSettings
+
+
+def stk_flow(settings: MpesaSettings) -> StkFlowFakes:
+    store, inbox, publisher = InMemoryRecordStore(), InMemoryInbox(), RecordingPublisher()
+    gateway, starter = FakeStkGateway(), RecordingStarter()
+    deps = StkDeps(
+        settings=settings,
+        store=store,
+        inbox=inbox,
+        outbox=Outbox(store, publisher, {Kind.STK: StkEvents()}),
+        gateway=lambda: gateway,
+        flow=starter,
+        timing=FlowTiming(),
+    )
+    return StkFlowFakes(StkPayments(deps), store, inbox, publisher, gateway, starter, settings)

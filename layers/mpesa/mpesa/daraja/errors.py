@@ -37,13 +37,6 @@ _BUSINESS_500_003_PHRASES = ("already registered", "duplicate notification")
 _STILL_PROCESSING_PHRASES = ("being processed", "still under processing")
 
 TIMEOUT_ERROR_CODE = "TIMEOUT"
-BAD_REQUEST_CODE_PREFIX = "400.002"  # "Bad Request - Invalid <Field>" and "Invalid request payload"
-RATE_LIMIT_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_VIOLATION_CODE})
-
-
-def is_subscriber_locked(error_code: str | None, error_message: str) -> bool:
-    """500.001.1001 "Unable to lock subscriber": another prompt is open on the customer's phone."""
-    return error_code == STILL_PROCESSING_CODE and "lock" in error_message.lower()
 
 
 class DarajaError(MpesaError):

@@ -120,7 +120,8 @@ class DynamoInbox:
         try:
             self._table.update_item(
                 Key={"pk": f"inbox-rate#{source_ip or 'unknown'}#{hour}"},
-                UpdateExpression="ADD admitted :one SET record_type = :type, expires_at = if_not_exists(expires_at, :ttl)",
+                UpdateExpression="ADD admitted :one "
+                "SET record_type = :type, expires_at = if_not_exists(expires_at, :ttl)",
                 ConditionExpression="attribute_not_exists(admitted) OR admitted < :limit",
                 ExpressionAttributeValues={
                     ":one": 1,
