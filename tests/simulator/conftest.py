@@ -8,9 +8,9 @@ import pytest
 
 from simulator import SimulatorConfig, SimulatorServer
 from simulator.crypto import KeyMaterial
-from tests.simulator.client import Daraja
-from tests.simulator.openapi_client import OpenApi
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import Daraja
+from tests.support.openapi_wire import OpenApi
+from tests.support.receiver import CallbackReceiver
 
 # Small delays keep the suite fast; tests wait on events, never assert durations.
 FAST = {

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.simulator.client import CANCEL_NUMBER, SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import CANCEL_NUMBER, SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver
 
 V3 = "/mpesa/b2c/v3/paymentrequest"
 CUSTOMER = "254712345678"

@@ -7,7 +7,7 @@ import time
 import requests
 
 from simulator import SimulatorServer
-from tests.simulator.client import Daraja, wait_until
+from tests.support.daraja_wire import Daraja, wait_until
 
 PROTECTED = "/mpesa/stkpush/v1/processrequest"
 

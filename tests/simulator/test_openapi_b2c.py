@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.simulator.openapi_client import (
+from tests.support.openapi_wire import (
     CANCELS,
     INSUFFICIENT_FUNDS,
     PAYS,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.simulator.client import Daraja, wait_until
-from tests.simulator.openapi_client import (
+from tests.support.daraja_wire import Daraja, wait_until
+from tests.support.openapi_wire import (
     CANCELS,
     INSUFFICIENT_FUNDS,
     NEVER_ANSWERS,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.simulator.client import wait_until
-from tests.simulator.openapi_client import PERSON, OpenApi, assert_ins
+from tests.support.daraja_wire import wait_until
+from tests.support.openapi_wire import PERSON, OpenApi, assert_ins
 
 C2B = "/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/"
 B2C = "/sandbox/ipg/v2/vodacomTZN/b2cPayment/"

@@ -10,8 +10,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.simulator.openapi_client import PERSON, OpenApi, assert_ins
 from tests.support.browser import headless_chromium
+from tests.support.openapi_wire import PERSON, OpenApi, assert_ins
 
 pytestmark = pytest.mark.browser
 

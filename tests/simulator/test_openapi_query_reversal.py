@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.simulator.openapi_client import PERSON, OpenApi, assert_ins, caller_id
+from tests.support.openapi_wire import PERSON, OpenApi, assert_ins, caller_id
 
 
 def paid_c2b(openapi: OpenApi, amount: str = "1000") -> dict[str, str]:

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from simulator import SimulatorServer
-from tests.simulator.client import wait_until
-from tests.simulator.openapi_client import API_KEY, OpenApi, assert_ins, caller_id, encrypt
+from tests.support.daraja_wire import wait_until
+from tests.support.openapi_wire import API_KEY, OpenApi, assert_ins, caller_id, encrypt
 
 
 def test_public_key_is_the_portals_base64_der_subject_public_key_info(openapi: OpenApi) -> None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from simulator.openapi import codes, validation
 from simulator.openapi.codes import OpenApiError
 from simulator.openapi.keys import OpenApiKeys
-from tests.simulator.openapi_client import encrypt
+from tests.support.openapi_wire import encrypt
 
 README = Path(__file__).resolve().parents[2] / "simulator" / "README.md"
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.simulator.client import Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver, Reply
+from tests.support.daraja_wire import Daraja, wait_until
+from tests.support.receiver import CallbackReceiver, Reply
 
 SHORTCODE = "600997"
 PHONE = "254712345678"

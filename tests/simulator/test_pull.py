@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from simulator.clock import NAIROBI
-from tests.simulator.client import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver
 
 REGISTER = "/pulltransactions/v1/register"
 QUERY = "/pulltransactions/v1/query"

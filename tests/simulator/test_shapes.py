@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from simulator import shapes
-from tests.simulator.client import SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver
 
 V3 = "/mpesa/b2c/v3/paymentrequest"
 SHORTCODE = "600997"

@@ -11,7 +11,7 @@ import pytest
 from simulator import SimulatorConfig
 from simulator.clock import NAIROBI
 from simulator.validation import url_problem
-from tests.simulator.client import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, stk_password
+from tests.support.daraja_wire import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, stk_password
 
 PUSH = "/mpesa/stkpush/v1/processrequest"
 QUERY = "/mpesa/stkpushquery/v1/query"

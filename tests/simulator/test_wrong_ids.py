@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.client import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja
+from tests.support.receiver import CallbackReceiver
 
 QUERY = "/mpesa/stkpushquery/v1/query"
 V3 = "/mpesa/b2c/v3/paymentrequest"

@@ -15,7 +15,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from tests.simulator.client import wait_until
+from tests.support.daraja_wire import wait_until
 
 API_KEY = "sim-openapi-api-key"
 MARKET = "vodacomTZN"
