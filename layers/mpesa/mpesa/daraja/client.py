@@ -54,6 +54,7 @@ from mpesa.daraja.pipeline import (
     c2b_register_endpoint,
     c2b_simulate_endpoint,
 )
+from mpesa.daraja.pull import PullTransactionsApi
 from mpesa.daraja.tokens import DynamoTokenStore, TokenProvider, token_cache_key
 from mpesa.daraja.urls import validate_callback_url
 from mpesa.errors import ConfigurationError, InputError
@@ -115,6 +116,7 @@ class DarajaClient:
         )
         self.tokens = tokens
         self.breaker = self.pipeline.breaker
+        self.pull = PullTransactionsApi(self.pipeline, settings.business_short_code)
 
     @classmethod
     def from_environment(cls, settings: MpesaSettings | None = None, **options: Any) -> DarajaClient:
