@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from mpesa.clock import Deadline, iso, now_utc
+from mpesa.clock import NAIROBI, Deadline, iso, now_utc
 from mpesa.daraja.models import StkPushResponse, StkQueryResponse
 from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkPayments
 from mpesa.records import (
@@ -70,6 +70,18 @@ class InMemoryRecordStore:
                 (e.record for e in self._entries.values() if e.record.kind is kind and e.record.ref(ref) == value),
                 None,
             )
+
+    def created_on(self, day: date) -> Iterator[Record]:
+        with self._lock:
+            records = [e.record for e in self._entries.values()]
+        for record in sorted(records, key=lambda r: r.created_at):
+            created = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
+            if created.astimezone(NAIROBI).date() == day:
+                yield record
+
+    def receipt_holder(self, receipt: str) -> str | None:
+        with self._lock:
+            return self._receipts.get(receipt)
 
     def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
         with self._lock:

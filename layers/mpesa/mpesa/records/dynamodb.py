@@ -9,15 +9,16 @@ event is owed) and `next_check_at`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+import hashlib
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from mpesa.clock import iso, now_utc
+from mpesa.clock import NAIROBI, iso, now_utc
 from mpesa.records.dynamo import cancellation_codes, conditional_failed, only_conditions_failed, transaction_cancelled
 from mpesa.records.model import (
     NOT_SENT,
@@ -34,7 +35,7 @@ from mpesa.records.model import (
     SettleResult,
     Status,
 )
-from mpesa.records.receipts import claimed_by_another, receipt_refused, update_and_claim
+from mpesa.records.receipts import claim_key, claimed_by_another, receipt_refused, update_and_claim
 from mpesa.records.store import OUTBOX_BUCKET
 
 if TYPE_CHECKING:
@@ -46,8 +47,17 @@ _OPEN = {":pending": Status.PENDING.value, ":unknown": Status.UNKNOWN.value}
 _STATUS = {"#status": "status"}
 
 
+DAY_SHARDS = 8  # partitions of a day in the by-day index, so a busy day does not heat one partition
+
+
 def record_key(transaction_id: str) -> dict[str, str]:
     return {"pk": f"txn#{transaction_id}"}
+
+
+def day_partition(day: date, transaction_id: str) -> str:
+    """The by-day index's partition of a record: its Nairobi date and a shard from its id."""
+    shard = int(hashlib.sha256(transaction_id.encode()).hexdigest()[:8], 16) % DAY_SHARDS
+    return f"{day.isoformat()}#{shard}"
 
 
 def record_from_item(item: Mapping[str, Any]) -> Record:
@@ -104,6 +114,35 @@ class DynamoRecordStore:
                 return record_from_item(item)
         return None
 
+    def created_on(self, day: date) -> Iterator[Record]:
+        for shard in range(DAY_SHARDS):
+            query: dict[str, Any] = {
+                "IndexName": "by-day",
+                "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}"),
+            }
+            while True:
+                page = self._table.query(**query)
+                keys = [{"pk": item["pk"]} for item in page.get("Items", [])]
+                yield from self._get_many(keys)
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def receipt_holder(self, receipt: str) -> str | None:
+        item = self._table.get_item(Key=claim_key(receipt), ConsistentRead=True).get("Item")
+        return None if item is None else str(item["transaction_id"])
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> Iterator[Record]:
+        """BatchGetItem in chunks of 100, retrying what DynamoDB leaves unprocessed."""
+        resource = self._table.meta.client
+        for start in range(0, len(keys), 100):
+            request: Any = {self._table.name: {"Keys": keys[start : start + 100]}}
+            while request:
+                answer = resource.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    yield record_from_item(item)
+                request = answer.get("UnprocessedKeys") or None
+
     def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
         response = self._table.query(
             IndexName="by-pending",
@@ -124,9 +163,11 @@ class DynamoRecordStore:
     # --- writes ------------------------------------------------------------------------------
 
     def create_pending(self, new: NewRecord) -> Record:
-        stamp = iso(now_utc())
+        now = now_utc()
+        stamp = iso(now)
         item: dict[str, Any] = {
             **record_key(new.transaction_id),
+            "day": day_partition(now.astimezone(NAIROBI).date(), new.transaction_id),
             "record_type": new.kind.record_type,
             "kind": new.kind.value,
             "transaction_id": new.transaction_id,

@@ -6,9 +6,9 @@ Every transition is one conditional write: a record changes state at most once, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -24,6 +24,14 @@ class RecordStore(Protocol):
 
     def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
         """The record of this kind that M-Pesa knows by `value` (e.g. a CheckoutRequestID)."""
+        ...
+
+    def created_on(self, day: date) -> Iterator[Record]:
+        """Every record created on `day` (Nairobi time), for reconciliation and reports."""
+        ...
+
+    def receipt_holder(self, receipt: str) -> str | None:
+        """The transaction id the M-Pesa receipt pays (its claim), if any record claimed it."""
         ...
 
     def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
