@@ -117,6 +117,9 @@ _CODES: dict[str, tuple[str, Disposition] | tuple[str, Disposition, int]] = {
     "R000002": ("invalid original transaction ID", _F),
     "4001": ("cancelled by the user", _F),
     STILL_PROCESSING_ERROR: ("the transaction is being processed", _P),
+    # Our own codes, for outcomes M-Pesa did not state itself.
+    "NOT_SENT": ("the request never reached M-Pesa", _F),
+    "NOT_IN_STATEMENT": ("M-Pesa's statement does not list it once its window closed: never paid", _F),
     "C2B00011": ("rejected: invalid MSISDN", _F),
     "C2B00012": ("rejected: invalid account number", _F),
     "C2B00013": ("rejected: invalid amount", _F),

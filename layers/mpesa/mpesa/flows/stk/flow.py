@@ -16,6 +16,7 @@ from mpesa.records.store import InboxReason
 
 class StkPayments:
     def __init__(self, deps: StkDeps) -> None:
+        self.deps = deps
         self.callbacks = StkCallbacks(deps)
         self.initiation = StkInitiation(deps)
         self.resolution = StkResolution(deps, self.callbacks)
