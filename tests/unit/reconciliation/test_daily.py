@@ -37,7 +37,7 @@ class FakeStatement:
 
 @dataclass
 class FakeReports:
-    keys: set = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
 
     def announced(self, day):
         return set(self.keys)
