@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from mpesa.daraja.client import DarajaClient
+    from mpesa.reconciliation.daily import DailyReconciliation
+    from mpesa.reconciliation.report import S3Reports
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
@@ -152,6 +154,34 @@ def sweep() -> Sweep:
     return Sweep(store(), outbox(), [stk_payments().resolution])
 
 
+@cache
+def reports() -> S3Reports:
+    from mpesa.reconciliation.report import S3Reports
+
+    return S3Reports(env("REPORTS_BUCKET_NAME"))
+
+
+@cache
+def reconciliation() -> DailyReconciliation:
+    from mpesa.flows.stk.reconcile import StkReconciler
+    from mpesa.reconciliation.daily import DailyReconciliation
+    from mpesa.reconciliation.statement import PullStatement
+
+    fail_absent = os.environ.get("RECONCILIATION_FAIL_ABSENT", "true").lower() != "false"
+    return DailyReconciliation(
+        store(),
+        PullStatement(daraja().pull),
+        outbox(),
+        [StkReconciler(stk_payments().deps, fail_absent=fail_absent)],
+        reports(),
+    )
+
+
+def balances() -> dict[str, Any]:
+    """The latest account balances known, per shortcode (reported by Account Balance results)."""
+    return {}
+
+
 def reset() -> None:
-    for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep):
+    for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation):
         built.cache_clear()
