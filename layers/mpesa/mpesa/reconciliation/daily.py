@@ -213,6 +213,7 @@ class DailyReconciliation:
 
     def _announce(self, result: RunResult) -> None:
         already = self._reports.announced(result.day)
+        count("Discrepancies", len(result.discrepancies))
         for discrepancy in result.discrepancies:
             count(f"Discrepancy_{discrepancy.kind.value}")
             key = discrepancy.key(result.day)

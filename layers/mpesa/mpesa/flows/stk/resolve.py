@@ -102,7 +102,7 @@ class StkResolution:
         if current.status is Status.UNKNOWN:
             counts = []
             if not current.event_published:
-                self._deps.outbox.settled(current)
+                self._deps.outbox.settled(current, first_time=False)
                 counts.append("events_resent")
             # Without a CheckoutRequestID only a callback or a statement can tell: ask rarely.
             later = timedelta(hours=1) if current.checkout_request_id else timedelta(hours=24)
