@@ -148,6 +148,7 @@ class InMemoryRecordStore:
                     refs={**settlement.refs, **record.refs},
                     receipt=settlement.receipt or record.receipt,
                     paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
+                    details={**record.details, **settlement.details},
                 )
                 entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)

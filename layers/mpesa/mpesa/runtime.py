@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from mpesa.daraja.client import DarajaClient
+    from mpesa.flows.b2c import AccountBalances, B2cGateway, B2cPayouts, PayoutTiming
+    from mpesa.records.balances import DynamoBalances
+    from mpesa.records.budgets import DynamoBudgets
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
@@ -52,6 +55,28 @@ def stk_timeout_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]
         "wait_seconds": timing.wait_seconds,
         "query_interval_seconds": timing.query_interval_seconds,
         "max_attempts": timing.max_attempts,
+        "resolution": {"attempt": 0},
+    }
+
+
+def payout_timing() -> PayoutTiming:
+    from mpesa.flows.b2c import PayoutTiming
+
+    defaults = PayoutTiming()
+    return PayoutTiming(
+        result_wait_seconds=int(os.environ.get("B2C_RESULT_WAIT_SECONDS", defaults.result_wait_seconds)),
+        status_interval_seconds=int(os.environ.get("B2C_STATUS_INTERVAL_SECONDS", defaults.status_interval_seconds)),
+        max_status_queries=int(os.environ.get("B2C_STATUS_MAX_QUERIES", defaults.max_status_queries)),
+    )
+
+
+def b2c_timeout_input(payout_id: str, timing: PayoutTiming) -> dict[str, Any]:
+    """The input of statemachines/b2c_timeout.asl.json."""
+    return {
+        "payout_id": payout_id,
+        "result_wait_seconds": timing.result_wait_seconds,
+        "status_interval_seconds": timing.status_interval_seconds,
+        "max_status_queries": timing.max_status_queries,
         "resolution": {"attempt": 0},
     }
 
@@ -108,7 +133,23 @@ def publisher() -> EventBridgePublisher:
 
 @cache
 def outbox() -> Outbox:
-    return Outbox(store(), publisher(), {Kind.STK: StkEvents()})
+    from mpesa.flows.b2c.events import B2cEvents
+
+    return Outbox(store(), publisher(), {Kind.STK: StkEvents(), Kind.B2C: B2cEvents()})
+
+
+@cache
+def budgets() -> DynamoBudgets:
+    from mpesa.records.budgets import DynamoBudgets
+
+    return DynamoBudgets(env("TRANSACTIONS_TABLE_NAME"))
+
+
+@cache
+def balances() -> DynamoBalances:
+    from mpesa.records.balances import DynamoBalances
+
+    return DynamoBalances(env("TRANSACTIONS_TABLE_NAME"))
 
 
 @cache
@@ -121,6 +162,40 @@ def daraja() -> DarajaClient:
 def gateway() -> StkGateway:
     """What the STK flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
     return daraja()
+
+
+def b2c_gateway() -> B2cGateway:
+    """What the B2C flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
+    return daraja()
+
+
+@cache
+def b2c_payouts() -> B2cPayouts:
+    from mpesa.flows.b2c import B2cDeps, B2cPayouts, GuardRails
+
+    timing = payout_timing()
+    arn = os.environ.get("B2C_TIMEOUT_STATE_MACHINE_ARN")
+    starter = StepFunctionsStarter(arn, lambda payout: b2c_timeout_input(payout, timing)) if arn else None
+    return B2cPayouts(
+        B2cDeps(
+            settings=settings(),
+            store=store(),
+            inbox=inbox(),
+            outbox=outbox(),
+            budgets=budgets(),
+            gateway=lambda: b2c_gateway(),
+            flow=starter,
+            timing=timing,
+            guard_rails=GuardRails.from_settings(settings()),
+        )
+    )
+
+
+@cache
+def account_balances() -> AccountBalances:
+    from mpesa.flows.b2c import AccountBalances
+
+    return AccountBalances(settings(), balances(), lambda: b2c_gateway())
 
 
 @cache
@@ -143,9 +218,11 @@ def stk_payments() -> StkPayments:
 
 @cache
 def sweep() -> Sweep:
-    return Sweep(store(), outbox(), [stk_payments().resolution])
+    return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
 
 
 def reset() -> None:
     for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep):
         built.cache_clear()
+    for b2c in (budgets, balances, b2c_payouts, account_balances):
+        b2c.cache_clear()

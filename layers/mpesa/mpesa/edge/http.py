@@ -6,6 +6,8 @@ answer with the field or reason at fault, never a stack trace:
 | error                                   | status | code                      |
 |-----------------------------------------|--------|---------------------------|
 | request validation, InputError          | 422    | invalid_request           |
+| LimitExceededError (a payout guard-rail) | 422    | its code (budget_exceeded) |
+| NotPermittedError (recipient allowlist)  | 403    | its code                  |
 | an unreadable callback                  | 400    | invalid_callback          |
 | a callback that fails authentication    | 403    | forbidden                 |
 | a body over the route's limit           | 413    | payload_too_large         |
@@ -39,7 +41,9 @@ from mpesa.errors import (
     ConfigurationError,
     ConflictError,
     InputError,
+    LimitExceededError,
     NotFoundError,
+    NotPermittedError,
     NotSentError,
     PayloadTooLargeError,
     UnavailableError,
@@ -106,6 +110,16 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGate
     @app.exception_handler(InputError)
     def _input(exc: InputError) -> Response[str]:
         return invalid(exc.field, exc.message)
+
+    @app.exception_handler(LimitExceededError)
+    def _limit(exc: LimitExceededError) -> Response[str]:
+        fields = [{"field": exc.field, "message": exc.message}]
+        return json_response(422, {"error": exc.code, "message": f"{exc.field}: {exc.message}", "fields": fields})
+
+    @app.exception_handler(NotPermittedError)
+    def _not_permitted(exc: NotPermittedError) -> Response[str]:
+        fields = [{"field": exc.field, "message": exc.message}]
+        return json_response(403, {"error": exc.code, "message": f"{exc.field}: {exc.message}", "fields": fields})
 
     @app.exception_handler(CallbackPayloadError)
     def _bad_callback(exc: CallbackPayloadError) -> Response[str]:

@@ -72,6 +72,7 @@ class InboxReason(StrEnum):
     DOES_NOT_SETTLE = "result code does not settle"
     SOURCE_REFUSED = "signed URL but source IP not allowed"
     UNREADABLE = "unreadable"
+    UNCONFIRMED = "no per-record secret: a query we make confirms it first"  # e.g. B2C on the guide's route
 
 
 @dataclass(frozen=True)
