@@ -23,8 +23,9 @@ class BalanceBody(BaseModel):
 
 
 @app.post("/v1/balance", summary="Ask M-Pesa for a shortcode's account balances (answered by webhook)")
-def request_balance(body: Annotated[BalanceBody, Body()]) -> Response[str]:
-    request = runtime.account_balances().request(body.short_code, deadline=api_deadline(app, reserve_s=2))
+def request_balance(body: Annotated[BalanceBody | None, Body()] = None) -> Response[str]:
+    short_code = body.short_code if body is not None else None
+    request = runtime.account_balances().request(short_code, deadline=api_deadline(app, reserve_s=2))
     return json_response(
         202,
         {

@@ -11,7 +11,7 @@ from tests.support.stack import control, simulator_requests, wait_for
 
 
 def ask_balance(handlers, body=None):
-    return call(handlers["account_balance"], http_event("POST", "/v1/balance", body=body if body is not None else {}))
+    return call(handlers["account_balance"], http_event("POST", "/v1/balance", body=body))
 
 
 def balances(handlers):
@@ -41,6 +41,9 @@ def test_a_balance_request_for_another_shortcode_is_refused(stack, handlers):
     code, refused = ask_balance(handlers, {"short_code": "999999"})
     assert code == 422
     assert refused["fields"][0]["field"] == "short_code"
+    assert ask_balance(handlers, {"short_code": "12"})[0] == 422
+    assert ask_balance(handlers, {"shortcode": "600996"})[0] == 422
+    assert ask_balance(handlers, {"short_code": "600996"})[0] == 202
 
 
 def test_a_balance_result_on_the_default_route_needs_a_conversation_id_we_asked_for(stack, handlers, simulator):
