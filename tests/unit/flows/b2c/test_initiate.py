@@ -225,3 +225,10 @@ def test_a_replay_keeps_one_reservation(flow):
 def test_request_details_keep_the_occasion_only_when_given():
     assert "occasion" not in request().details
     assert request(occasion="Refund").details["occasion"] == "Refund"
+
+
+def test_a_replay_answers_as_the_first_request_even_if_the_limits_changed_since(flow):
+    first = flow.pay()
+    stricter = flow.with_guard_rails(max_per_payout=100, allowed_recipients=frozenset({"254712345678"}))
+    assert initiation_answer(stricter.pay()) == initiation_answer(first)
+    assert len(flow.gateway.payouts) == 1

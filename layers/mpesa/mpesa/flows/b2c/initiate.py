@@ -60,19 +60,19 @@ class PayoutInitiation:
     def initiate(self, request: PayoutRequest, *, request_key: str, deadline: Deadline | None = None) -> Initiation:
         """Pay `request` out at most once per `request_key`.
 
-        Order: guard-rails that need no state (allowlist, per-payout maximum) → an existing record is a
-        replay → the daily budgets (reserved in one conditional write) → the record PENDING with our
+        Order: an existing record is a replay → guard-rails that need no state (allowlist, per-payout
+        maximum) → the daily budgets (reserved in one conditional write) → the record PENDING with our
         OriginatorConversationID → the v3 request → the ConversationID → the timeout flow. A refusal
         before the record writes nothing and sends nothing. Nothing after the request raises.
         """
         deps = self._deps
         payout_id = payout_id_for(request_key)
         logger.append_keys(payout_id=payout_id)
-        deps.guard_rails.check(request)
-        short_code = self._short_code()
         existing = self._existing(payout_id)
         if existing is not None and not _replaceable(existing):
-            return self._replay(existing, request, deadline)
+            return self._replay(existing, request, deadline)  # answered as first, whatever the limits now
+        deps.guard_rails.check(request)
+        short_code = self._short_code()
         reservation = deps.guard_rails.reservation(payout_id, request, short_code, now_utc())
         reserved = deps.budgets.reserve(reservation)
         if reserved.refused_by is not None:
