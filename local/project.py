@@ -43,6 +43,7 @@ def secret_values(simulator_config: Any, certificate_pem: str, callback_key: str
         "MPESA_INITIATOR_NAME": simulator_config.initiator_name,
         "MPESA_INITIATOR_PASSWORD": simulator_config.initiator_password,
         "MPESA_B2C_SHORT_CODE": simulator_config.b2c_shortcode,
+        "MPESA_PULL_NOMINATED_NUMBER": "0708374149",  # the sandbox test number: Pull Transactions registration
         "MPESA_CERTIFICATE_PEM": certificate_pem,
         "MPESA_CALLBACK_SECRET": callback_key,
     }

@@ -236,6 +236,12 @@ def reports() -> S3Reports:
     return S3Reports(env("REPORTS_BUCKET_NAME"))
 
 
+def pull_callback_url() -> str | None:
+    """The CallBackURL Pull Transactions is registered with (Daraja documents no call to it; served anyway)."""
+    base = settings().callback_base_url
+    return None if base is None else str(base).rstrip("/") + "/v1/hooks/pull"
+
+
 @cache
 def reconciliation() -> DailyReconciliation:
     from mpesa.flows.stk.reconcile import StkReconciler
@@ -245,7 +251,11 @@ def reconciliation() -> DailyReconciliation:
     fail_absent = os.environ.get("RECONCILIATION_FAIL_ABSENT", "true").lower() != "false"
     return DailyReconciliation(
         store(),
-        PullStatement(daraja().pull),
+        PullStatement(
+            daraja().pull,
+            nominated_number=settings().pull_nominated_number,
+            callback_url=pull_callback_url(),
+        ),
         outbox(),
         [StkReconciler(stk_payments().deps, fail_absent=fail_absent)],
         reports(),

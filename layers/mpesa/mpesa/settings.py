@@ -76,6 +76,10 @@ class MpesaSettings(BaseSettings):
     initiator_name: str | None = Field(None, alias="MPESA_INITIATOR_NAME", min_length=1)
     initiator_password: SecretStr | None = Field(None, alias="MPESA_INITIATOR_PASSWORD")
     b2c_short_code: ShortCode | None = Field(None, alias="MPESA_B2C_SHORT_CODE")
+    # Pull Transactions (reconciliation): registered once per shortcode with this MSISDN (07.../2547...).
+    pull_nominated_number: Annotated[str, Field(pattern=r"^(0|254)[17][0-9]{8}$")] | None = Field(
+        None, alias="MPESA_PULL_NOMINATED_NUMBER"
+    )
     certificate_pem: SecretStr | None = Field(None, alias="MPESA_CERTIFICATE_PEM")
     certificate_path: str | None = Field(None, alias="MPESA_CERTIFICATE_PATH")
 

@@ -72,12 +72,23 @@ class Statement:
 
 
 class PullStatement:
-    """The StatementSource of Daraja's Pull Transactions."""
+    """The StatementSource of Daraja's Pull Transactions. With `nominated_number`, each shortcode is
+    registered before its first read (idempotent: Daraja answers 1001 once it is registered)."""
 
-    def __init__(self, pull: PullTransactionsApi) -> None:
+    def __init__(
+        self, pull: PullTransactionsApi, *, nominated_number: str | None = None, callback_url: str | None = None
+    ) -> None:
         self._pull = pull
+        self._nominated_number = nominated_number
+        self._callback_url = callback_url
+        self._registered: set[str] = set()
 
     def lines(self, short_code: str, start: datetime, end: datetime) -> Iterable[StatementLine]:
+        if self._nominated_number and self._callback_url and short_code not in self._registered:
+            self._pull.register(
+                nominated_number=self._nominated_number, callback_url=self._callback_url, short_code=short_code
+            )
+            self._registered.add(short_code)
         for transaction in self._pull.window(start, end, short_code=short_code):
             yield StatementLine(
                 receipt=transaction.transaction_id,
