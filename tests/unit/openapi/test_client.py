@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 
 from mpesa.clock import Deadline
+from mpesa.daraja.breaker import BreakerState
 from mpesa.errors import ConfigurationError, InputError
 from mpesa.openapi.client import OpenApiClient, new_conversation_id
-from tests.support.daraja import make_settings
+from tests.support.daraja import STATE_TABLE, make_settings
 from tests.support.openapi import build_openapi_client, openapi_settings
 
 NOTHING_SENT = "http://127.0.0.1:9"  # discard port: a request that got this far would fail loudly
@@ -102,3 +103,16 @@ def test_conversation_ids_are_fresh_and_valid():
     ids = {new_conversation_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(len(i) == 32 and i.isalnum() for i in ids)
+
+
+def test_the_breaker_is_the_openapis_own_and_shared_through_the_state_table(public_key, dynamodb):
+    settings = openapi_settings(public_key, MPESA_TZ_BASE_URL=NOTHING_SENT)
+    container_a = OpenApiClient(settings, state_table_name=STATE_TABLE, dynamodb=dynamodb)
+    container_b = OpenApiClient(settings, state_table_name=STATE_TABLE, dynamodb=dynamodb)
+    for _ in range(5):
+        container_a.breaker.acquire().failure()
+    item = dynamodb.get_item(TableName=STATE_TABLE, Key={"pk": {"S": "breaker#openapi-vodacomTZN"}})["Item"]
+    assert item["state"]["S"] == "open"
+    assert container_b.breaker.state() is BreakerState.OPEN  # the other container sees it
+    daraja = dynamodb.get_item(TableName=STATE_TABLE, Key={"pk": {"S": "breaker#daraja"}}).get("Item")
+    assert daraja is None  # Daraja's circuit is untouched
