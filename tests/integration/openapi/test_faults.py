@@ -197,8 +197,8 @@ def test_a_c2b_answer_trickled_past_the_deadline_is_cut_off_as_unknown(settings_
 
 def test_connection_refused_on_a_payout_is_retried_and_reported_as_not_sent(settings_for):
     def script(exchange: Exchange) -> None:  # a session, then the host goes away
+        exchange.server.stop_listening()  # before answering: the payout's connection is surely refused
         exchange.reply(json_message(200, {"output_ResponseCode": "INS-0", "output_SessionID": "s" * 32}))
-        exchange.server.stop_listening()
 
     vodacom = ScriptedDaraja(script)
     try:
