@@ -1,10 +1,13 @@
 """M-Pesa's codes, one table for everything that reads them (docs/decisions.md, "One table of codes").
 
 `classify(result_code)` is what a result code means wherever it appears (a callback, an STK query, an
-async Result): the outcome in the integration guide's vocabulary, whether the request has ended, and
-whether the customer may be asked again (and after how long). The flows settle records by it, the API
-shows it, and MpesaService returns it. `classify_refusal(error_code, message)` does the same for
-Daraja's synchronous error answers. `handle_mpesa_result` stays exactly the guide's function.
+async Result, a Vodacom OpenAPI `output_ResponseCode` such as `INS-9`): the outcome in the integration
+guide's vocabulary, whether the request has ended, and whether the customer may be asked again (and
+after how long). The flows settle records by it, the API shows it, and MpesaService returns it.
+`classify_refusal(error_code, message)` does the same for Daraja's synchronous error answers;
+`classify_ins` reads an OpenAPI answer's code (INS codes only), and `classify_transaction_status`
+the OpenAPI status query's `output_ResponseTransactionStatus`. `handle_mpesa_result` stays exactly
+the guide's function.
 """
 
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ class Disposition(StrEnum):
     FINAL = "final"  # the transaction has ended; do not repeat the same request
     RETRYABLE = "retryable"  # transient; a new request may succeed after a back-off
     PENDING = "pending"  # still being processed; keep polling
-    UNKNOWN = "unknown"  # not a code we know: resolve by query, never assume
+    UNKNOWN = "unknown"  # not a code we know, or one that leaves the outcome open: resolve by query, never assume
 
 
 @dataclass(frozen=True)
@@ -130,19 +133,107 @@ _CODES: dict[str, tuple[str, Disposition] | tuple[str, Disposition, int]] = {
 
 KNOWN_CODES: frozenset[str] = frozenset(_CODES)
 
+_U = Disposition.UNKNOWN
+
+# Vodacom M-Pesa OpenAPI `output_ResponseCode`s (peers.md, "Output codes"; shared by the OpenAPI
+# markets, Tanzania included). INS-1, INS-9, INS-10 and INS-23 leave the outcome open: a request
+# answered with them may have moved money (INS-10: the ThirdPartyConversationID was used before,
+# so the first request's outcome decides), so a record never settles on them; query by the
+# ThirdPartyConversationID instead. Whether a refusal proves that nothing moved also depends on the
+# HTTP status: `mpesa.openapi.pipeline` decides that, not this table.
+_INS_CODES: dict[str, tuple[str, Disposition] | tuple[str, Disposition, int]] = {
+    "INS-0": ("request processed successfully", _F),
+    "INS-1": ("internal error: the outcome is unknown, query it", _U),
+    "INS-2": ("invalid API key", _F),
+    "INS-4": ("user is not active", _F),
+    "INS-5": ("transaction cancelled by the customer", _F),
+    "INS-6": ("transaction failed", _F),
+    "INS-9": ("request timeout: the outcome is unknown, query it", _U),
+    "INS-10": ("duplicate transaction: the ThirdPartyConversationID was used before; query the original", _U),
+    "INS-13": ("invalid shortcode (ServiceProviderCode)", _F),
+    "INS-14": ("invalid reference", _F),
+    "INS-15": ("invalid amount", _F),
+    "INS-16": ("temporary overload: retry after a back-off", _R, 60),
+    "INS-17": ("invalid transaction reference (1 to 20 characters)", _F),
+    "INS-18": ("invalid TransactionID (no such transaction)", _F),
+    "INS-19": ("invalid ThirdPartyReference", _F),
+    "INS-20": ("not all parameters provided", _F),
+    "INS-21": ("parameter validation failed", _F),
+    "INS-22": ("invalid operation type", _F),
+    "INS-23": ("unknown status: query again", _U),
+    "INS-24": ("invalid InitiatorIdentifier", _F),
+    "INS-25": ("invalid SecurityCredential", _F),
+    "INS-26": ("not authorised: the session was refused, renew it", _R),
+    "INS-989": ("session creation failed", _F),
+    "INS-993": ("direct debit missing", _F),
+    "INS-994": ("direct debit already exists", _F),
+    "INS-995": ("customer profile problem", _F),
+    "INS-996": ("customer account not active", _F),
+    "INS-997": ("linking transaction not found", _F),
+    "INS-998": ("invalid market", _F),
+    "INS-2001": ("initiator authentication error", _F),
+    "INS-2002": ("receiver invalid", _F),
+    "INS-2006": ("insufficient balance", _F),
+    "INS-2051": ("MSISDN invalid", _F),
+    "INS-2057": ("language code invalid", _F),
+}
+
+INS_CODES: frozenset[str] = frozenset(_INS_CODES)
+INS_SUCCESS = "INS-0"
+
+# Outcomes the guide's mapping cannot give (it knows Daraja's numeric codes only).
+_OUTCOME_OVERRIDES: dict[str, Outcome] = {
+    "4001": Outcome.CANCELLED,  # B2B express: user cancelled
+    "INS-0": Outcome.SUCCESS,
+    "INS-5": Outcome.CANCELLED,
+}
+
 
 def classify(result_code: int | str | None) -> ResultCodeInfo:
     """The guide's outcome where it has one; otherwise the outcome follows from the disposition."""
     code = normalise_code(result_code)
-    if code not in _CODES:
+    if code[:4].upper() == "INS-":
+        code = code.upper()  # "ins-9" and "INS-9" are the same OpenAPI code
+    entry = _CODES.get(code) or _INS_CODES.get(code)
+    if entry is None:
         return ResultCodeInfo(code, "unrecognised result code", Disposition.UNKNOWN, Outcome.UNKNOWN)
-    meaning, disposition, *wait = _CODES[code]
+    meaning, disposition, *wait = entry
     outcome = Outcome(handle_mpesa_result(code))
     if outcome is Outcome.UNKNOWN:
-        outcome = _OUTCOME_BY_DISPOSITION[disposition]
-        if code == "4001":  # B2B express: user cancelled
-            outcome = Outcome.CANCELLED
+        outcome = _OUTCOME_OVERRIDES.get(code) or _OUTCOME_BY_DISPOSITION[disposition]
     return ResultCodeInfo(code, meaning, disposition, outcome, wait[0] if wait else None)
+
+
+def classify_ins(response_code: str | None) -> ResultCodeInfo:
+    """An OpenAPI `output_ResponseCode` in the same table: only `INS-*` codes are read. Anything else,
+    even Daraja's "0", is unrecognised here (never final, never a success)."""
+    code = (response_code or "").strip()
+    if code[:4].upper() != "INS-":
+        return ResultCodeInfo(code, "unrecognised result code", Disposition.UNKNOWN, Outcome.UNKNOWN)
+    return classify(code)
+
+
+# The OpenAPI status query's `output_ResponseTransactionStatus`. Only `Completed` is attested by
+# public sources; the others are the values our simulator answers. Any other value is unknown:
+# never final (resolve it later, or by a person).
+_TRANSACTION_STATUSES: dict[str, tuple[str, Disposition, Outcome]] = {
+    "completed": ("Completed", _F, Outcome.SUCCESS),
+    "cancelled": ("Cancelled", _F, Outcome.CANCELLED),
+    "failed": ("Failed", _F, Outcome.FAILED),
+    # The prompt ended unanswered: nothing moved, and asking the customer again may succeed.
+    "expired": ("Expired", _R, Outcome.RETRY),
+    "pending": ("Pending", _P, Outcome.UNKNOWN),
+}
+
+
+def classify_transaction_status(status: str | None) -> ResultCodeInfo:
+    """What an OpenAPI status query's transaction status means, in the same vocabulary as `classify`."""
+    text = (status or "").strip()
+    entry = _TRANSACTION_STATUSES.get(text.lower())
+    if entry is None:
+        return ResultCodeInfo(text, "unrecognised transaction status", Disposition.UNKNOWN, Outcome.UNKNOWN)
+    name, disposition, outcome = entry
+    return ResultCodeInfo(name, f"transaction {name.lower()}", disposition, outcome)
 
 
 _OUTCOME_BY_DISPOSITION = {

@@ -7,6 +7,7 @@ A missing or malformed setting raises ConfigurationError naming it (never its va
 
 import json
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -36,10 +37,50 @@ DARAJA_BASE_URLS = {
     Environment.PRODUCTION: "https://api.safaricom.co.ke",
 }
 
+# Vodacom's M-Pesa OpenAPI: one host; the environment is the first path segment (`/sandbox/...`,
+# `/openapi/...`), then `/ipg/v2/<market>/`.
+OPENAPI_BASE_URL = "https://openapi.m-pesa.com"
+OPENAPI_ENVIRONMENT_PATHS = {Environment.SANDBOX: "sandbox", Environment.PRODUCTION: "openapi"}
+OPENAPI_DEFAULT_MARKET = "vodacomTZN"
+# Market context -> (input_Country, input_Currency). Other markets need MPESA_TZ_COUNTRY and MPESA_TZ_CURRENCY.
+OPENAPI_MARKETS: dict[str, tuple[str, str]] = {"vodacomTZN": ("TZN", "TZS")}
+
 SECRET_ID_ENV = "MPESA_SECRET_ID"  # name or ARN of the Secrets Manager secret; unset = env vars only
 SECRET_MAX_AGE_ENV = "MPESA_SECRET_MAX_AGE_S"
 
 ShortCode = Annotated[str, Field(pattern=r"^[0-9]{5,7}$")]
+ServiceProviderCode = Annotated[str, Field(pattern=r"^[0-9]{5,10}$")]  # the sandbox's is 000000
+# An Origin header value: printable ASCII, no line breaks (it goes into a header as given).
+HeaderValue = Annotated[str, Field(pattern=r"^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$")]
+
+
+@dataclass(frozen=True)
+class OpenApiSettings:
+    """What the Vodacom OpenAPI client needs, checked (`MpesaSettings.openapi()`)."""
+
+    api_key: SecretStr
+    public_key: SecretStr  # base64 DER SubjectPublicKeyInfo as the portal shows it, or PEM
+    service_provider_code: str
+    origin: str
+    market: str
+    country: str
+    currency: str
+    environment: Environment
+    base_url: str  # scheme and host (and port), no trailing slash
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 20.0
+    c2b_read_timeout_s: float = 120.0
+    session_lifetime_s: float = 3600.0
+    session_activation_delay_s: float = 0.0
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.environment is Environment.SANDBOX
+
+    @property
+    def api_root(self) -> str:
+        """`<base>/<sandbox|openapi>/ipg/v2/<market>/`: every operation's path is appended to it."""
+        return f"{self.base_url}/{OPENAPI_ENVIRONMENT_PATHS[self.environment]}/ipg/v2/{self.market}/"
 
 
 class LimitSetting(BaseModel):
@@ -98,7 +139,24 @@ class MpesaSettings(BaseSettings):
     read_timeout_s: float = Field(20.0, alias="MPESA_READ_TIMEOUT_S", gt=0, le=30)
     limits: dict[Country, dict[TransactionKind, LimitSetting]] = Field(default_factory=dict, alias="MPESA_LIMITS")
 
-    @field_validator("base_url", "callback_base_url")
+    # Vodacom M-Pesa OpenAPI (Tanzania). Optional here: only the OpenAPI client requires them (`openapi()`).
+    tz_api_key: SecretStr | None = Field(None, alias="MPESA_TZ_API_KEY", min_length=1)
+    tz_public_key: SecretStr | None = Field(None, alias="MPESA_TZ_PUBLIC_KEY", min_length=1)
+    tz_service_provider_code: ServiceProviderCode | None = Field(None, alias="MPESA_TZ_SERVICE_PROVIDER_CODE")
+    tz_origin: HeaderValue = Field("*", alias="MPESA_TZ_ORIGIN")
+    tz_market: str = Field(OPENAPI_DEFAULT_MARKET, alias="MPESA_TZ_MARKET", pattern=r"^[A-Za-z]{3,32}$")
+    tz_country: str | None = Field(None, alias="MPESA_TZ_COUNTRY", pattern=r"^[A-Z]{3}$")
+    tz_currency: str | None = Field(None, alias="MPESA_TZ_CURRENCY", pattern=r"^[A-Z]{3}$")
+    tz_environment: Environment | None = Field(None, alias="MPESA_TZ_ENVIRONMENT")  # default: MPESA_ENVIRONMENT
+    tz_base_url: AnyHttpUrl | None = Field(None, alias="MPESA_TZ_BASE_URL")
+    tz_connect_timeout_s: float = Field(3.05, alias="MPESA_TZ_CONNECT_TIMEOUT_S", gt=0, le=30)
+    tz_read_timeout_s: float = Field(20.0, alias="MPESA_TZ_READ_TIMEOUT_S", gt=0, le=30)
+    # C2B single stage answers only after the customer acts or Vodacom's prompt times out: wait longer.
+    tz_c2b_read_timeout_s: float = Field(120.0, alias="MPESA_TZ_C2B_READ_TIMEOUT_S", gt=0, le=840)
+    tz_session_lifetime_s: float = Field(3600.0, alias="MPESA_TZ_SESSION_LIFETIME_S", gt=0, le=86_400)
+    tz_session_activation_delay_s: float = Field(0.0, alias="MPESA_TZ_SESSION_ACTIVATION_DELAY_S", ge=0, le=60)
+
+    @field_validator("base_url", "callback_base_url", "tz_base_url")
     @classmethod
     def _no_trailing_path_slash(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
         if value is not None and value.query:
@@ -142,6 +200,49 @@ class MpesaSettings(BaseSettings):
         if problems or self.initiator_name is None or self.initiator_password is None:
             raise ConfigurationError(problems)
         return self.initiator_name, self.initiator_password
+
+    def openapi(self) -> OpenApiSettings:
+        """The Vodacom OpenAPI's settings, or ConfigurationError naming every missing one."""
+        problems: dict[str, str] = {}
+        for name, value in (
+            ("MPESA_TZ_API_KEY", self.tz_api_key),
+            ("MPESA_TZ_PUBLIC_KEY", self.tz_public_key),
+            ("MPESA_TZ_SERVICE_PROVIDER_CODE", self.tz_service_provider_code),
+        ):
+            if value is None:
+                problems[name] = "is required for the M-Pesa OpenAPI"
+        country, currency = OPENAPI_MARKETS.get(self.tz_market, (None, None))
+        country, currency = self.tz_country or country, self.tz_currency or currency
+        if country is None:
+            problems["MPESA_TZ_COUNTRY"] = f"is required for market {self.tz_market}"
+        if currency is None:
+            problems["MPESA_TZ_CURRENCY"] = f"is required for market {self.tz_market}"
+        if (
+            problems
+            or self.tz_api_key is None
+            or self.tz_public_key is None
+            or self.tz_service_provider_code is None
+            or country is None
+            or currency is None
+        ):
+            raise ConfigurationError(problems)
+        base = str(self.tz_base_url).rstrip("/") if self.tz_base_url is not None else OPENAPI_BASE_URL
+        return OpenApiSettings(
+            api_key=self.tz_api_key,
+            public_key=self.tz_public_key,
+            service_provider_code=self.tz_service_provider_code,
+            origin=self.tz_origin,
+            market=self.tz_market,
+            country=country,
+            currency=currency,
+            environment=self.tz_environment or self.environment,
+            base_url=base,
+            connect_timeout_s=self.tz_connect_timeout_s,
+            read_timeout_s=self.tz_read_timeout_s,
+            c2b_read_timeout_s=self.tz_c2b_read_timeout_s,
+            session_lifetime_s=self.tz_session_lifetime_s,
+            session_activation_delay_s=self.tz_session_activation_delay_s,
+        )
 
 
 def build_settings(values: dict[str, Any] | None = None) -> MpesaSettings:

@@ -1,0 +1,516 @@
+"""The request path under every OpenAPI operation: one path for every call, with its money-safety rules.
+
+Each call: circuit breaker permit → session ID (shared cache; getSession only when needed) → one HTTP
+exchange with the retry policy its operation allows, the bearer a fresh encryption of the session ID
+→ the JSON object of a success answer (INS-0), or a typed OpenApiError. INS-26 ("not authorised",
+and INS-2) on a transaction means the gateway refused the request unprocessed: the session is
+replaced once and the request sent once more. Whether a failure may have moved money is decided
+here, once (docs/openapi-client.md):
+
+- money-moving operations (C2B single stage, B2C, reversal) retry only failures before sending
+  (CONNECT_ONLY); a success needs HTTP 2xx, INS-0 and our ThirdPartyConversationID echoed; a
+  refusal is definite only with a known final/retryable INS code on a 4xx (but 408 and 409), INS-16
+  on a 503, or a 4xx without a code from the gateway; everything else is OpenApiOutcomeUnknownError;
+- the status query and getSession are safe to repeat (SAFE: connect and read errors, 503/504).
+
+The C2B single stage is synchronous: its answer comes when the customer acts or Vodacom's prompt
+times out. It is sent only when the caller's deadline leaves the connect timeout plus the whole C2B
+read timeout (`MPESA_TZ_C2B_READ_TIMEOUT_S`), and it alone reads that long. Every answer is read
+within MAX_ANSWER_BYTES and parsed by `mpesa.safe_json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import requests
+
+from mpesa import safe_json
+from mpesa.clock import SYSTEM_CLOCK, Clock, Deadline
+from mpesa.codes import INS_SUCCESS, Disposition, classify_ins
+from mpesa.credential_cache import DEFAULT_LEASE_S, LEASE_SLACK_S, CachedCredential, Issued
+from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, Permit
+from mpesa.daraja.transport import (
+    RetryKind,
+    RetryPolicy,
+    call_budget,
+    describe_transport_error,
+    request_not_sent,
+    session_for,
+)
+from mpesa.errors import InputError, PayloadTooLargeError
+from mpesa.openapi.crypto import BearerFactory
+from mpesa.openapi.errors import (
+    OpenApiCircuitOpenError,
+    OpenApiDeadlineExceededError,
+    OpenApiDuplicateError,
+    OpenApiError,
+    OpenApiMismatchedAnswerError,
+    OpenApiNotSentError,
+    OpenApiOutcomeUnknownError,
+    OpenApiRefusedError,
+    OpenApiResponseError,
+    OpenApiTransportError,
+    OpenApiUnavailableError,
+    SessionRefusedError,
+    TransactionNotFoundError,
+)
+from mpesa.openapi.models import MAX_DESCRIPTION, SessionAnswer, as_code, as_optional_text, parse_answer
+from mpesa.openapi.sessions import SESSION_API, SessionProvider
+from mpesa.settings import OpenApiSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUDGET_S = 29.0  # a call without a deadline fits API Gateway's 30 s (never the C2B: it needs one)
+MIN_ATTEMPT_S = 0.25  # below this much time left, a request is not started
+# B2C and reversal are sent only with connect timeout + this much read time left (or the whole read
+# timeout when shorter): started with less, they would most likely end as unknown outcomes.
+MIN_READ_WINDOW_S = 10.0
+MAX_SESSION_FETCH_S = DEFAULT_LEASE_S - LEASE_SLACK_S  # the refresh lease must outlast every getSession
+MAX_ANSWER_BYTES = 64 * 1024  # an answer is a few hundred bytes
+
+SESSION_REJECTED_CODES = frozenset({"INS-26", "INS-2"})  # the bearer (session) was refused, nothing done
+DUPLICATE_CODE = "INS-10"
+TIMEOUT_CODE = "INS-9"
+OVERLOAD_CODE = "INS-16"
+NOT_FOUND_CODE = "INS-18"
+# 4xx statuses that do not prove the request was left unprocessed (INS-9 is a 408, INS-10 a 409).
+OPEN_4XX = frozenset({408, 409})
+TRANSIENT_4XX = frozenset({408, 429})  # for queries: ask again later
+
+
+@dataclass(frozen=True)
+class Operation:
+    api: str
+    path: str  # appended to the API root (`.../ipg/v2/<market>/`); the trailing slash is required
+    method: Literal["GET", "POST", "PUT"]
+    retry: RetryKind
+    moves_money: bool  # an unanswered request may have moved money: never re-sent, resolved by query
+    waits_for_customer: bool = False  # answered only after the customer acts: the long read timeout
+
+
+SESSION = Operation(SESSION_API, "getSession/", "GET", RetryKind.SAFE, False)
+C2B_SINGLE_STAGE = Operation(
+    "c2b_single_stage", "c2bPayment/singleStage/", "POST", RetryKind.CONNECT_ONLY, True, waits_for_customer=True
+)
+B2C_PAYMENT = Operation("b2c_payment", "b2cPayment/", "POST", RetryKind.CONNECT_ONLY, True)
+REVERSAL = Operation("reversal", "reversal/", "PUT", RetryKind.CONNECT_ONLY, True)
+QUERY_TRANSACTION_STATUS = Operation(
+    "query_transaction_status", "queryTransactionStatus/", "GET", RetryKind.SAFE, False
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer: its status, the JSON object (None when unreadable, with `problem` saying why)."""
+
+    status: int
+    payload: dict[str, Any] | None
+    problem: str | None = None
+    # An earlier attempt of this exchange may have reached the OpenAPI (a 503/504 or a read error that
+    # urllib3 retried): the answer speaks for the last attempt only. Never set for CONNECT_ONLY.
+    resent: bool = False
+
+    def _text(self, field: str, convert: Callable[[object], object] = as_optional_text) -> str | None:
+        value = convert(self.payload.get(field)) if self.payload is not None else None
+        return value if isinstance(value, str) and len(value) <= MAX_DESCRIPTION else None
+
+    @property
+    def code(self) -> str | None:
+        return self._text("output_ResponseCode", as_code)
+
+    @property
+    def description(self) -> str:
+        return self._text("output_ResponseDesc") or ""
+
+    @property
+    def echo(self) -> str | None:
+        """The ThirdPartyConversationID the answer names, if any."""
+        return self._text("output_ThirdPartyConversationID")
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self._text("output_ConversationID")
+
+
+class _SessionRejected(Exception):
+    """A signal inside the pipeline (INS-26 on a transaction), never raised out of it."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.code or f"HTTP {answer.status}")
+        self.answer = answer
+
+
+def _read_bounded(response: requests.Response, limit: int) -> bytes | None:
+    """The body, or None when it is longer than `limit` bytes (not read further)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=8192):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(status: int, raw: bytes | None, *, resent: bool) -> Answer:
+    if raw is None:
+        return Answer(status, None, f"body larger than {MAX_ANSWER_BYTES} bytes", resent)
+    if not raw.strip():
+        return Answer(status, None, "empty body", resent)
+    try:
+        payload = safe_json.parse(raw, max_bytes=MAX_ANSWER_BYTES)
+    except InputError as exc:
+        return Answer(status, None, f"body {exc.message}", resent)
+    except PayloadTooLargeError:
+        return Answer(status, None, f"body larger than {MAX_ANSWER_BYTES} bytes", resent)
+    if not isinstance(payload, dict):
+        return Answer(status, None, "body is not a JSON object", resent)
+    return Answer(status, payload, None, resent)
+
+
+def _settle(permit: Permit, exc: OpenApiError) -> None:
+    """Breaker verdict for a failed call: upstream trouble counts; an answer means the OpenAPI is up."""
+    if exc.is_upstream_failure:
+        permit.failure()
+    elif exc.answered:
+        permit.success()
+    else:
+        permit.release()  # not sent (deadline, session wait, refused session config): no verdict
+
+
+class OpenApiPipeline:
+    """Sends requests to one OpenAPI application's operations under its breaker, session cache and timeouts."""
+
+    def __init__(
+        self,
+        settings: OpenApiSettings,
+        *,
+        breaker: CircuitBreaker,
+        sessions: SessionProvider,
+        bearers: BearerFactory | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retries: int = 3,
+        backoff_factor: float = 2.0,
+        default_budget_s: float = DEFAULT_BUDGET_S,
+    ) -> None:
+        self.settings = settings
+        self.breaker = breaker
+        self.sessions = sessions
+        self.bearers = bearers or BearerFactory(settings.public_key.get_secret_value())
+        self._clock = clock
+        self._retries = retries
+        self._backoff_factor = backoff_factor
+        self._default_budget_s = default_budget_s
+        self._root = settings.api_root
+
+    # --- time ------------------------------------------------------------------------------------
+
+    def send_window_s(self, op: Operation) -> float:
+        """The least time a request is started with: for a C2B the whole wait for the customer."""
+        s = self.settings
+        if op.waits_for_customer:
+            return s.connect_timeout_s + s.c2b_read_timeout_s
+        if op.moves_money:
+            return s.connect_timeout_s + min(s.read_timeout_s, MIN_READ_WINDOW_S)
+        return MIN_ATTEMPT_S
+
+    def _read_timeout_s(self, op: Operation) -> float:
+        s = self.settings
+        return s.c2b_read_timeout_s if op.waits_for_customer else s.read_timeout_s
+
+    def _require_time(self, op: Operation, deadline: Deadline) -> float:
+        """The time left, or OpenApiDeadlineExceededError (nothing sent) when too little is left to start."""
+        remaining = deadline.remaining_s()
+        needed = self.send_window_s(op)
+        if remaining < needed:
+            raise OpenApiDeadlineExceededError(
+                op.api, f"only {max(remaining, 0):.2f} s left, {needed:.2f} s needed: request not sent"
+            )
+        return remaining
+
+    # --- one exchange ----------------------------------------------------------------------------
+
+    def _exchange(
+        self,
+        op: Operation,
+        params: dict[str, Any] | None,
+        credential: str,
+        deadline: Deadline,
+        third_party_conversation_id: str | None,
+    ) -> Answer:
+        remaining = self._require_time(op, deadline)
+        s = self.settings
+        connect_s, read_s = s.connect_timeout_s, self._read_timeout_s(op)
+        headers = {
+            "Authorization": self.bearers.authorization(credential),  # a fresh encryption for every request
+            "Origin": s.origin,
+            "Content-Type": "application/json",
+        }
+        query, data = (params, None) if op.method == "GET" else (None, json.dumps(params, separators=(",", ":")))
+        policy = RetryPolicy(op.retry, self._retries, self._backoff_factor)
+        # Each timeout is cut to the time left; the transport also stops every read at the deadline.
+        with call_budget(deadline, connect_s + read_s) as budget:
+            try:
+                response = session_for(policy).request(
+                    op.method,
+                    self._root + op.path,
+                    params=query,
+                    data=data,
+                    headers=headers,
+                    timeout=(min(connect_s, remaining), min(read_s, remaining)),
+                    allow_redirects=False,
+                    stream=True,
+                )
+                try:
+                    raw = _read_bounded(response, MAX_ANSWER_BYTES)
+                finally:
+                    response.close()
+            except requests.RequestException as exc:
+                last_not_sent = request_not_sent(exc)
+                # Not sent only if no attempt of this exchange may have reached the OpenAPI, not just the last.
+                sent = budget.reached or not last_not_sent
+                reason = describe_transport_error(exc)
+                if not last_not_sent and deadline.remaining_s() <= 0:
+                    reason = f"deadline reached before the whole answer was read ({reason})"
+                elif last_not_sent and sent:
+                    reason = f"{reason} on a retry, after an attempt that may have reached the OpenAPI"
+                if op.moves_money and sent:
+                    raise OpenApiOutcomeUnknownError(
+                        op.api, reason, third_party_conversation_id=third_party_conversation_id or ""
+                    ) from exc
+                if not sent:
+                    raise OpenApiNotSentError(op.api, reason) from exc
+                raise OpenApiTransportError(op.api, reason, request_sent=True) from exc
+        return _decode(response.status_code, raw, resent=budget.retried_after_reaching)
+
+    # --- what an answer means --------------------------------------------------------------------
+
+    def check(self, op: Operation, answer: Answer, third_party_conversation_id: str | None) -> dict[str, Any]:
+        """The JSON object of a success answer; otherwise the matching typed error."""
+        if op.moves_money:
+            return self._check_money(op, answer, third_party_conversation_id or "")
+        return self._check_other(op, answer)
+
+    def _check_money(self, op: Operation, answer: Answer, caller_id: str) -> dict[str, Any]:
+        status, code, echo = answer.status, answer.code, answer.echo
+
+        def unknown(reason: str, *, upstream: bool) -> OpenApiOutcomeUnknownError:
+            return OpenApiOutcomeUnknownError(
+                op.api,
+                reason,
+                third_party_conversation_id=caller_id,
+                http_status=status,
+                response_code=code,
+                conversation_id=answer.conversation_id,
+                upstream_failure=upstream,
+            )
+
+        refusable = 400 <= status < 500 and status not in OPEN_4XX and not answer.resent
+        if answer.payload is None:
+            if refusable:  # the gateway refused it (401, 404, 405, 422...), whatever the body says
+                raise OpenApiRefusedError(op.api, status, None, answer.problem or "", third_party_conversation_id=None)
+            raise unknown(f"HTTP {status}, {answer.problem}", upstream=True)
+        if answer.resent and not (200 <= status < 300 and code == INS_SUCCESS):
+            raise unknown(
+                f"HTTP {status} {code or ''} on a retry, after an attempt that may have been processed", upstream=True
+            )
+        if 200 <= status < 300:
+            if code != INS_SUCCESS:
+                raise unknown(f"HTTP {status} with {code or 'no output_ResponseCode'}", upstream=True)
+            if echo != caller_id:
+                if echo is None:
+                    raise unknown("success without our ThirdPartyConversationID", upstream=False)
+                raise OpenApiMismatchedAnswerError(
+                    op.api, third_party_conversation_id=caller_id, answered_with=echo, http_status=status
+                )
+            return answer.payload
+        if 400 <= status < 500 and code in SESSION_REJECTED_CODES:
+            raise _SessionRejected(answer)
+        if echo is not None and echo != caller_id:
+            raise OpenApiMismatchedAnswerError(
+                op.api, third_party_conversation_id=caller_id, answered_with=echo, http_status=status
+            )
+        if code is None:
+            if refusable:
+                raise OpenApiRefusedError(op.api, status, None, "refused without an INS code")
+            raise unknown(f"HTTP {status} without an INS code", upstream=status >= 500)
+        if code == DUPLICATE_CODE and 400 <= status < 500:
+            raise OpenApiDuplicateError(
+                op.api,
+                "INS-10 duplicate: this ThirdPartyConversationID was used before",
+                third_party_conversation_id=caller_id,
+                http_status=status,
+                response_code=code,
+                conversation_id=answer.conversation_id,
+                upstream_failure=False,
+            )
+        info = classify_ins(code)
+        ended = info.disposition in (Disposition.FINAL, Disposition.RETRYABLE) and code != INS_SUCCESS
+        if ended and (refusable or (status == 503 and code == OVERLOAD_CODE)):
+            raise OpenApiRefusedError(
+                op.api,
+                status,
+                code,
+                answer.description,
+                conversation_id=answer.conversation_id,
+                third_party_conversation_id=echo,
+            )
+        # INS-9 (the customer did not answer in time, or B2C's backend timed out), INS-1, INS-23,
+        # an unknown code, a 5xx: the request may have been processed.
+        customer_timeout = op.waits_for_customer and code == TIMEOUT_CODE
+        upstream = status >= 500 or (code == TIMEOUT_CODE and not customer_timeout)
+        raise unknown(f"HTTP {status} {code}", upstream=upstream)
+
+    def _check_other(self, op: Operation, answer: Answer) -> dict[str, Any]:
+        status, code = answer.status, answer.code
+        if answer.payload is None:
+            if 200 <= status < 300:
+                raise OpenApiResponseError(op.api, status, answer.problem or "unreadable")
+            if 400 <= status < 500 and status not in TRANSIENT_4XX:
+                raise self._refusal(op, answer, None)
+            raise OpenApiUnavailableError(op.api, status, None, answer.problem or "")
+        if 200 <= status < 300 and code == INS_SUCCESS:
+            return answer.payload
+        if op is not SESSION and 400 <= status < 500 and code in SESSION_REJECTED_CODES:
+            raise _SessionRejected(answer)
+        if code is None:
+            if 200 <= status < 300:
+                raise OpenApiResponseError(op.api, status, "output_ResponseCode: missing")
+            if 400 <= status < 500 and status not in TRANSIENT_4XX:
+                raise self._refusal(op, answer, None)
+            raise OpenApiUnavailableError(op.api, status, None, "no INS code")
+        if classify_ins(code).disposition is Disposition.FINAL and status < 500 and status not in TRANSIENT_4XX:
+            raise self._refusal(op, answer, code)
+        raise OpenApiUnavailableError(op.api, status, code, answer.description)
+
+    @staticmethod
+    def _refusal(op: Operation, answer: Answer, code: str | None) -> OpenApiRefusedError:
+        cls: type[OpenApiRefusedError] = OpenApiRefusedError
+        if op is SESSION:
+            cls = SessionRefusedError
+        elif code == NOT_FOUND_CODE:
+            cls = TransactionNotFoundError
+        return cls(
+            op.api,
+            answer.status,
+            code,
+            answer.description or (answer.problem or ""),
+            conversation_id=answer.conversation_id,
+            third_party_conversation_id=answer.echo,
+        )
+
+    # --- the session -----------------------------------------------------------------------------
+
+    def _create_session(self, deadline: Deadline) -> Issued:
+        s = self.settings
+        answer = self._exchange(SESSION, None, s.api_key.get_secret_value(), deadline, None)
+        payload = self.check(SESSION, answer, None)
+        parsed = parse_answer(SESSION.api, SessionAnswer, answer.status, payload)
+        if parsed.session_id is None:
+            raise OpenApiResponseError(SESSION.api, answer.status, "output_SessionID: missing")
+        return Issued(parsed.session_id, s.session_lifetime_s)
+
+    def _session(self, op: Operation, limit: Deadline, reject: str | None = None) -> CachedCredential:
+        """A session for a request to `op` that must be over by `limit`.
+
+        For a money-moving request the session (waiting for another container's getSession, or our
+        own) must leave `send_window_s` for the request itself; for the others, one whole attempt.
+        A getSession is bounded by at most MAX_SESSION_FETCH_S, which the refresh lease outlasts.
+        """
+        s = self.settings
+        if op.moves_money:
+            fetch_limit = limit.minus(self.send_window_s(op))
+            wait_s = fetch_limit.remaining_s()
+        else:
+            fetch_limit = limit
+            wait_s = limit.remaining_s() - s.connect_timeout_s - s.read_timeout_s
+        fetch_by = fetch_limit.earliest(Deadline.within(MAX_SESSION_FETCH_S))
+        credential = self.sessions.credential(
+            lambda: self._create_session(fetch_by), reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by
+        )
+        self._await_activation(op, credential, limit)
+        return credential
+
+    def _await_activation(self, op: Operation, credential: CachedCredential, limit: Deadline) -> None:
+        """A new session may be refused for a moment after issue (MPESA_TZ_SESSION_ACTIVATION_DELAY_S)."""
+        delay_ms = int(self.settings.session_activation_delay_s * 1000)
+        wait_s = (credential.fetched_at_ms + delay_ms - int(self._clock.now() * 1000)) / 1000
+        if delay_ms <= 0 or wait_s <= 0:
+            return
+        if limit.remaining_s() - wait_s < self.send_window_s(op):
+            raise OpenApiDeadlineExceededError(op.api, "no time left to wait for the new session to become usable")
+        self._clock.sleep(wait_s)
+
+    # --- calls -----------------------------------------------------------------------------------
+
+    def _permit(self, api: str) -> Permit:
+        try:
+            return self.breaker.acquire()
+        except CircuitBreakerError as exc:
+            raise OpenApiCircuitOpenError(api, exc) from None
+
+    def _limit(self, deadline: Deadline | None, permit: Permit) -> Deadline:
+        limit = deadline if deadline is not None else Deadline.within(self._default_budget_s)
+        if permit.trial:  # a half-open trial must report before its claim runs out
+            limit = limit.earliest(Deadline.within(self.breaker.max_trial_call_s))
+        return limit
+
+    def _under_breaker[T](self, api: str, deadline: Deadline | None, work: Callable[[Deadline], T]) -> T:
+        permit = self._permit(api)
+        try:
+            result = work(self._limit(deadline, permit))
+        except OpenApiError as exc:
+            _settle(permit, exc)
+            log.info("%s failed: %s", api, type(exc).__name__)
+            raise
+        except BaseException:
+            permit.release()
+            raise
+        permit.success()
+        return result
+
+    def call(
+        self,
+        op: Operation,
+        params: dict[str, Any],
+        deadline: Deadline | None,
+        third_party_conversation_id: str | None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One operation under the breaker; returns the HTTP status and the success answer's JSON object."""
+        return self._under_breaker(
+            op.api, deadline, lambda limit: self._send(op, params, limit, third_party_conversation_id)
+        )
+
+    def ensure_session(self, deadline: Deadline | None = None) -> None:
+        """Make sure a live session is cached (getSession only if none is), under the breaker like any call."""
+        self._under_breaker(SESSION.api, deadline, lambda limit: self._session(SESSION, limit))
+
+    def _send(
+        self, op: Operation, params: dict[str, Any], limit: Deadline, caller_id: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        self._require_time(op, limit)  # no session fetched for a request that could not be sent
+        session = self._session(op, limit)
+        answer = self._exchange(op, params, session.value, limit, caller_id)
+        try:
+            return answer.status, self.check(op, answer, caller_id)
+        except _SessionRejected as refused:
+            # The gateway refused the bearer before doing anything: a new session, and one more send.
+            log.info("%s: session refused (%s), renewing it and sending once more", op.api, refused)
+            session = self._session(op, limit, reject=session.value)
+            answer = self._exchange(op, params, session.value, limit, caller_id)
+            try:
+                return answer.status, self.check(op, answer, caller_id)
+            except _SessionRejected as again:
+                raise SessionRefusedError(
+                    op.api,
+                    again.answer.status,
+                    again.answer.code,
+                    f"{again.answer.description} (a renewed session was refused too)".strip(),
+                    conversation_id=again.answer.conversation_id,
+                    third_party_conversation_id=again.answer.echo,
+                ) from None
