@@ -244,11 +244,16 @@ def pull_callback_url() -> str | None:
 
 @cache
 def reconciliation() -> DailyReconciliation:
+    from mpesa.flows.b2c.reconcile import PayoutReconciler
     from mpesa.flows.stk.reconcile import StkReconciler
-    from mpesa.reconciliation.daily import DailyReconciliation
+    from mpesa.reconciliation.daily import DailyReconciliation, FlowReconciler
     from mpesa.reconciliation.statement import PullStatement
 
     fail_absent = os.environ.get("RECONCILIATION_FAIL_ABSENT", "true").lower() != "false"
+    reconcilers: list[FlowReconciler] = [StkReconciler(stk_payments().deps, fail_absent=fail_absent)]
+    if settings().b2c_short_code:
+        payouts = b2c_payouts()
+        reconcilers.append(PayoutReconciler(payouts.deps, payouts.resolution))
     return DailyReconciliation(
         store(),
         PullStatement(
@@ -257,7 +262,7 @@ def reconciliation() -> DailyReconciliation:
             callback_url=pull_callback_url(),
         ),
         outbox(),
-        [StkReconciler(stk_payments().deps, fail_absent=fail_absent)],
+        reconcilers,
         reports(),
     )
 

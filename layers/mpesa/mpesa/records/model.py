@@ -104,6 +104,11 @@ class Record:
     def checkout_request_id(self) -> str | None:
         return self.refs.get(Ref.CHECKOUT_REQUEST_ID)
 
+    @property
+    def created(self) -> datetime:
+        """When the record was created (a stored record always says; ValueError for a placeholder)."""
+        return datetime.fromisoformat(self.created_at)
+
     @classmethod
     def placeholder(cls, kind: Kind, transaction_id: str, refs: Mapping[Ref, str] | None = None) -> Record:
         """What an answer can say when the record cannot be read back: it exists and is pending."""
