@@ -119,4 +119,3 @@ def _still_unknown(record: Record) -> Discrepancy:
         record.transaction_id,
         record.amount,
     )
-
