@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from mpesa.daraja.client import DarajaClient
+    from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
+    from mpesa.flows.c2b.dynamodb import DynamoC2BStore
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
@@ -108,7 +110,9 @@ def publisher() -> EventBridgePublisher:
 
 @cache
 def outbox() -> Outbox:
-    return Outbox(store(), publisher(), {Kind.STK: StkEvents()})
+    from mpesa.flows.c2b.events import C2BEvents
+
+    return Outbox(store(), publisher(), {Kind.STK: StkEvents(), Kind.C2B: C2BEvents()})
 
 
 @cache
@@ -142,6 +146,41 @@ def stk_payments() -> StkPayments:
 
 
 @cache
+def c2b_config() -> C2BConfig:
+    from mpesa.flows.c2b import C2BConfig
+
+    return C2BConfig.from_env(os.environ, settings().business_short_code)
+
+
+@cache
+def c2b_store() -> DynamoC2BStore:
+    from mpesa.flows.c2b.dynamodb import DynamoC2BStore
+
+    return DynamoC2BStore(env("TRANSACTIONS_TABLE_NAME"))
+
+
+def c2b_gateway() -> RegisterGateway:
+    """What C2B registration calls for M-Pesa (looked up at each use, so a test can replace it)."""
+    return daraja()
+
+
+@cache
+def c2b_payments() -> C2BPayments:
+    from mpesa.flows.c2b import C2BDeps, C2BPayments
+
+    return C2BPayments(
+        C2BDeps(
+            settings=settings(),
+            config=c2b_config(),
+            store=c2b_store(),
+            inbox=inbox(),
+            outbox=outbox(),
+            gateway=lambda: c2b_gateway(),
+        )
+    )
+
+
+@cache
 def sweep() -> Sweep:
     return Sweep(store(), outbox(), [stk_payments().resolution])
 
@@ -149,3 +188,5 @@ def sweep() -> Sweep:
 def reset() -> None:
     for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep):
         built.cache_clear()
+    for built_c2b in (c2b_config, c2b_store, c2b_payments):  # their own loop: the tuple types differ
+        built_c2b.cache_clear()
