@@ -43,7 +43,7 @@ def create_expected(body: Annotated[ExpectedPaymentBody, Body()]) -> Response[st
             "an expected payment with this reference exists with other terms",
             expected_payment=expected_payment_view(exists.existing),
         )
-    logger.info("expected payment registered", extra={"reference": expected.reference, "created": created})
+    logger.info("expected payment registered", extra={"reference": expected.reference, "new": created})
     return json_response(201 if created else 200, expected_payment_view(expected))
 
 

@@ -50,3 +50,39 @@ def hook_path(callback_secret: str, which: str, short_code: str = SHORT_CODE, *,
 
 VALIDATION_ROUTE = "/v1/hooks/c2b/{short_code}/{secret}/validation"
 CONFIRMATION_ROUTE = "/v1/hooks/c2b/{short_code}/{secret}/confirmation"
+
+
+# --- driving the C2B handlers in one process (tests/integration/c2b) -----------------------------
+
+
+def call_route(handler: Any, method: str, path: str, *, route: str | None = None, **options: Any) -> tuple[int, Any]:
+    from tests.support.apigw import call, http_event
+
+    query = options.pop("query", None)
+    event = http_event(method, path, route=route, **options)
+    if query is not None:
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+        event["queryStringParameters"] = dict(query)
+    return call(handler, event)
+
+
+def deliver(
+    handlers: dict[str, Any],
+    which: str,
+    payload: Any,
+    *,
+    short_code: str = SHORT_CODE,
+    secret: str | None = None,
+    source_ip: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """A validation or confirmation request on our URL for `short_code` (the right secret by default)."""
+    from mpesa import runtime
+
+    callback_secret = runtime.settings().callback_secret
+    assert callback_secret is not None
+    path = hook_path(callback_secret.get_secret_value(), which, short_code, secret=secret)
+    route = VALIDATION_ROUTE if which == "validation" else CONFIRMATION_ROUTE
+    return call_route(
+        handlers[f"c2b_{which}"], "POST", path, route=route, body=payload, source_ip=source_ip, headers=headers
+    )

@@ -496,7 +496,8 @@ class InMemoryC2BStore:
     def _apply(self, match: MatchPlan) -> None:
         assert match.entry is not None
         current = self._expected[match.reference]
-        changes: dict[str, Any] = {"payments": (*current.payments, match.entry), "version": current.version + 1}
+        payments = tuple(sorted((*current.payments, match.entry), key=lambda p: p.paid_at))  # stable: arrival order
+        changes: dict[str, Any] = {"payments": payments, "version": current.version + 1}
         if match.entry.applied and match.new_status is not None:
             changes.update(paid_total=match.new_total, status=match.new_status)
         self._expected[match.reference] = replace(current, **changes)

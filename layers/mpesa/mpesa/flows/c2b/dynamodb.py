@@ -109,13 +109,11 @@ def payment_item(
 
 def expected_from_item(item: Mapping[str, Any]) -> ExpectedPayment:
     payments = item.get("payments") or {}
-    entries = sorted(
-        (
-            ExpectedPaymentEntry(str(tid), int(p["amount"]), str(p["paid_at"]), bool(p["applied"]))
-            for tid, p in payments.items()
-        ),
-        key=lambda e: (e.paid_at, e.trans_id),
-    )
+    # In the order they were paid; within a second (TransTime's precision), in the order they came.
+    ordered = sorted(payments.items(), key=lambda kv: (str(kv[1]["paid_at"]), str(kv[1].get("received_at", "")), kv[0]))
+    entries = [
+        ExpectedPaymentEntry(str(tid), int(p["amount"]), str(p["paid_at"]), bool(p["applied"])) for tid, p in ordered
+    ]
     return ExpectedPayment(
         reference=str(item["reference"]),
         amount_min=int(item["amount_min"]),
