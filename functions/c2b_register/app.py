@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpesa import runtime
 from mpesa.daraja.errors import DarajaApiError
 from mpesa.edge.body import precheck_json
 from mpesa.edge.http import api_deadline, error, json_response, new_resolver
-from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, logger
+from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, logger, metrics
 from mpesa.flows.c2b import Registered
 
 app = new_resolver()
@@ -46,7 +47,9 @@ def register(body: Annotated[RegisterBody, Body()]) -> Response[str]:
         result = registration.register(body.short_code, deadline=api_deadline(app, reserve_s=2))
     except DarajaApiError as exc:
         logger.warning("Daraja refused the C2B registration", extra={"error_code": exc.error_code})
+        metrics.add_metric(name="C2BRegister_rejected", unit=MetricUnit.Count, value=1)
         return error(502, "rejected_by_mpesa", exc.error_message, mpesa_error_code=exc.error_code)
+    metrics.add_metric(name=f"C2BRegister_{result.outcome.value}", unit=MetricUnit.Count, value=1)
     return json_response(409 if result.outcome is Registered.CONFLICT else 200, result.view())
 
 
