@@ -19,9 +19,10 @@ from mpesa.flows.c2b import encode_cursor, listing_view, parse_query, payment_vi
 app = new_resolver(record_noun="C2B payment", id_name="trans_id")
 
 TransId = Annotated[str, Path(pattern=r"^[A-Z0-9]{10}$", description="M-Pesa's TransID (the receipt)")]
-Text = Annotated[str | None, Query()]
 
 
+# The parameters are declared for the OpenAPI document; parse_query reads them strictly (unknown ones,
+# repeated ones and bad values are 422 naming the parameter).
 @app.get("/v1/c2b/transactions", summary="C2B payments received between two instants, newest first")
 def list_payments(
     start: Annotated[str | None, Query(alias="from", description="ISO date (UTC day) or instant")] = None,

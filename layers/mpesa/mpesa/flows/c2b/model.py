@@ -14,7 +14,7 @@ from mpesa.errors import ConflictError, InputError
 
 TRANS_ID = re.compile(r"[A-Z0-9]{10}")  # M-Pesa receipts: ten upper-case letters and digits
 REFERENCE_MAX = 20  # BillRefNumber (daraja-api.md §3.4)
-_REFERENCE_CHARACTERS = re.compile(r"[A-Z0-9_.#/-]+")
+_REFERENCE_CHARACTERS = re.compile(r"[A-Z0-9_.-]+")  # what a customer types; safe in a URL path
 MAX_PAYMENTS_PER_EXPECTED = 100  # bounds the expected payment's item (DynamoDB items stop at 400 KB)
 
 
@@ -37,7 +37,7 @@ def check_reference(value: str, field: str = "account_reference") -> str:
     if len(reference) > REFERENCE_MAX:
         raise InputError(field, f"must be at most {REFERENCE_MAX} characters (Daraja's BillRefNumber)")
     if not _REFERENCE_CHARACTERS.fullmatch(reference):
-        raise InputError(field, "may contain only letters, digits and - _ . # /")
+        raise InputError(field, "may contain only letters, digits and - _ .")
     return reference
 
 

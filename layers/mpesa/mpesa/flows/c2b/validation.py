@@ -97,9 +97,9 @@ def decide(
         invoice = expected(reference) if reference else None
         if invoice is None:
             return _refuse("C2B00012", "expected_payment", "no expected payment has this account number")
-        if not invoice.payable_at(iso(now_utc())):
-            state = invoice.status_at(iso(now_utc())).value
-            return _refuse("C2B00012", "expected_payment", f"the expected payment is {state}")
+        now = iso(now_utc())
+        if not invoice.payable_at(now):
+            return _refuse("C2B00012", "expected_payment", f"the expected payment is {invoice.status_at(now).value}")
     return ACCEPTED
 
 
