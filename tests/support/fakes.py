@@ -225,7 +225,7 @@ class InMemoryRecordStore:
                 if linked:
                     assert settlement.receipt is not None
                     self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
-            return SettleResult(entry.record, changed=False, late_success=True)
+            return SettleResult(entry.record, changed=False, late_success=entry.record.late_success is not None)
 
     def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
         with self._lock:

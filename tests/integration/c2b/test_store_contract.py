@@ -276,3 +276,13 @@ def test_validation_decisions_and_registrations_are_kept(stores):
     assert stores.c2b.registration("174379") is None
     stores.c2b.save_registration(registration)
     assert stores.c2b.registration("174379") == registration
+
+
+def test_a_late_success_whose_receipt_another_stk_record_holds_is_flagged_not_announced(stores):
+    paid, cancelled = stk_record(stores), stk_record(stores, "b" * 32)
+    assert stores.records.settle(paid, stk_success()).changed
+    stores.records.settle(cancelled, Settlement(Status.CANCELLED, "1032", "cancelled", SettledBy.CALLBACK))
+    result = stores.records.settle(cancelled, stk_success())
+    assert (result.changed, result.late_success) == (False, False)
+    record = stores.records.get(cancelled)
+    assert (record.status, record.late_success, record.flags) == (Status.CANCELLED, None, ("DUPLICATE_RECEIPT",))

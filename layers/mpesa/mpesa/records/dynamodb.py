@@ -363,7 +363,9 @@ class DynamoRecordStore:
             return SettleResult(current, changed=False)
         if current.late_success is not None:
             return SettleResult(current, changed=False)  # the late success was recorded already
-        return SettleResult(self._record_late_success(transaction_id, settlement), False, late_success=True)
+        kept = self._record_late_success(transaction_id, settlement)
+        # A receipt another record holds (not a linkable one) is not kept: flagged, and nothing to announce.
+        return SettleResult(kept, False, late_success=kept.late_success is not None)
 
     def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> Record:
         """A success settled by query has no receipt; the callback that follows brings it."""
