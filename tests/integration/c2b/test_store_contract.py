@@ -259,13 +259,26 @@ def test_the_listing_is_newest_first_across_days_a_page_at_a_time(stores):
     assert first.details["short_code"] == "174379"
 
 
-def test_a_forged_position_is_the_callers_error(stores):
-    if isinstance(stores.c2b, InMemoryC2BStore):
-        pytest.skip("positions are the store's own format; only DynamoDB's reach the database")
-    start, end = PAID_AT - timedelta(days=1), PAID_AT
-    for position in ({"day": "1999-01-01"}, {"day": "2026-11-26", "pk": "x"}, {"pk": "txn#TKQ4AB7XYZ"}):
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"day": "1999-01-01"},
+        {"day": "2026-11-26", "pk": "x"},
+        {"pk": "txn#TKQ4AB7XYZ"},
+        {
+            "day": "2026-11-26",
+            "pk": "txn#TKQ4AB7XYZ",
+            "c2b_day": "c2b#2026-11-25",
+            "paid_at": "2026-11-26T07:21:15.000Z",
+        },
+    ],
+)
+def test_a_forged_position_is_the_callers_error_before_it_reaches_dynamodb(position):
+    # Positions are each store's own format; only DynamoDB's become a query's ExclusiveStartKey.
+    with mock_aws():
+        create_tables()
         with pytest.raises(InputError):
-            stores.c2b.payments(start, end, 10, position)
+            DynamoC2BStore("TransactionsTable").payments(PAID_AT - timedelta(days=1), PAID_AT, 10, position)
 
 
 def test_validation_decisions_and_registrations_are_kept(stores):
