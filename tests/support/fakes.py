@@ -502,6 +502,12 @@ class InMemoryC2BStore:
             changes.update(paid_total=match.new_total, status=match.new_status)
         self._expected[match.reference] = replace(current, **changes)
 
+    def flag(self, trans_id: str, flag: Flag) -> None:
+        with self.records._lock:
+            entry = self.records._entries[trans_id]
+            assert entry.record.kind is Kind.C2B
+            self.records._flag(entry, flag)
+
     def payment(self, trans_id: str) -> Record:
         with self.records._lock:
             entry = self.records._entries.get(trans_id)

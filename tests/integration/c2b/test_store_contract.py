@@ -119,6 +119,12 @@ def test_a_payment_is_written_once_with_its_claim_and_in_the_outbox(stores):
     assert stores.c2b.payment(RECEIPT) == stores.records.get(RECEIPT)
 
 
+def test_a_payment_can_be_flagged_for_review(stores):
+    add(stores)
+    stores.c2b.flag(RECEIPT, Flag.CALLBACK_MISMATCH)
+    assert stores.c2b.payment(RECEIPT).flags == ("CALLBACK_MISMATCH",)
+
+
 def test_only_c2b_payments_are_found_as_such(stores):
     stk_record(stores)
     with pytest.raises(RecordNotFoundError):

@@ -70,10 +70,21 @@ def test_a_confirmation_is_recorded_claimed_and_announced_once(flow):
 
 def test_a_duplicate_changes_nothing_and_announces_nothing(flow):
     confirm(flow)
-    again = confirm(flow, amount="999.00")
+    again = confirm(flow, balance="99.00")  # the same payment, delivered again
     assert again.written is Written.DUPLICATE
-    assert again.record.amount == 150
+    assert again.record == flow.records.get(RECEIPT)
     assert flow.publisher.types() == ["c2b.received"]
+    assert flow.inbox.items == []
+
+
+def test_a_second_confirmation_that_disagrees_is_kept_flagged_and_announced_for_review(flow):
+    confirm(flow)
+    again = confirm(flow, amount="999.00")
+    assert (again.written, again.record.amount) == (Written.DUPLICATE, 150)
+    assert flow.records.get(RECEIPT).flags == (Flag.CALLBACK_MISMATCH.value,)
+    [kept] = flow.inbox.items
+    assert (kept.reason, kept.ref, json.loads(kept.body)["TransAmount"]) == (InboxReason.DISAGREES, RECEIPT, "999.00")
+    assert flow.publisher.types() == ["c2b.received", "c2b.confirmation_mismatch"]
 
 
 def test_a_v1_phone_number_is_masked_and_a_v2_hash_is_shown_as_given(flow):

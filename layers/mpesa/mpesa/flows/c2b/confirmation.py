@@ -18,11 +18,12 @@ from mpesa.clock import iso, now_utc
 from mpesa.daraja.callbacks import C2BPayload, parse_c2b_payload
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError
 from mpesa.flows.c2b.config import ValidationMode
+from mpesa.flows.c2b.events import MISMATCH, payment_view
 from mpesa.flows.c2b.model import C2BFlag, NewC2BPayment, check_trans_id, plan_match
 from mpesa.flows.c2b.ports import C2BDeps, WriteResult, Written
 from mpesa.logs import logger
-from mpesa.records.model import Kind, Record
-from mpesa.records.store import InboxReason
+from mpesa.records.model import Flag, Kind, Record
+from mpesa.records.store import Announcement, InboxReason
 
 MAX_MATCH_ATTEMPTS = 5  # concurrent payments to one expected payment: read it again, this many times
 UNPARSED = "unparsed"
@@ -53,9 +54,9 @@ class C2BConfirmations:
         except ValueError as exc:  # InputError from the TransID check
             self._keep(UNPARSED, body, source_ip, InboxReason.UNREADABLE, str(exc))
             raise CallbackPayloadError("TransID", "must be ten upper-case letters and digits") from None
-        return self.confirm(payload, short_code=short_code)
+        return self.confirm(payload, short_code=short_code, raw_body=body, source_ip=source_ip)
 
-    def confirm(self, payload: C2BPayload, *, short_code: str) -> Confirmation:
+    def confirm(self, payload: C2BPayload, *, short_code: str, raw_body: str = "", source_ip: str = "") -> Confirmation:
         deps = self._deps
         logger.append_keys(trans_id=payload.trans_id)
         payment = new_payment(payload, url_short_code=short_code)
@@ -76,7 +77,27 @@ class C2BConfirmations:
         logger.info("confirmation recorded", extra={"written": result.written.value, "match": _match(record)})
         if result.written is not Written.DUPLICATE:
             deps.outbox.settled(record)
+        else:
+            self._check_duplicate(record, payment, raw_body or payload.model_dump_json(by_alias=True), source_ip)
         return Confirmation(result.written, record)
+
+    def _check_duplicate(self, record: Record, payment: NewC2BPayment, body: str, source_ip: str) -> None:
+        """A second confirmation of a TransID changes nothing; one that disagrees with the first is kept
+        beside it, the record flagged CALLBACK_MISMATCH and announced for review."""
+        first = record.details
+        if (record.amount, first.get("short_code"), first.get("account_reference", "")) == (
+            payment.amount,
+            payment.short_code,
+            payment.account_reference,
+        ):
+            return
+        logger.warning("a second confirmation of this TransID disagrees with the first; kept for review")
+        self._keep(payment.trans_id, body, source_ip, InboxReason.DISAGREES, "amount, shortcode or reference differs")
+        self._deps.store.flag(payment.trans_id, Flag.CALLBACK_MISMATCH)
+        flagged = self._deps.store.payment(payment.trans_id)
+        self._deps.outbox.notify(
+            Announcement(MISMATCH, f"{payment.trans_id}:mismatch", payment_view(flagged, full=False))
+        )
 
     def _keep(self, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> None:
         stored = self._deps.inbox.keep(Kind.C2B, ref, body, source_ip, reason, detail)

@@ -264,6 +264,14 @@ class DynamoC2BStore:
             raise exc  # throttling, a conflicting transaction, validation: not an answer about the items
         return reasons
 
+    def flag(self, trans_id: str, flag: Flag) -> None:
+        self._table.update_item(
+            Key=record_key(trans_id),
+            UpdateExpression="ADD flags :f SET updated_at = :u",
+            ConditionExpression="record_type = :c2b",
+            ExpressionAttributeValues={":f": {flag.value}, ":u": iso(now_utc()), ":c2b": Kind.C2B.record_type},
+        )
+
     def payment(self, trans_id: str) -> Record:
         item = self._table.get_item(Key=record_key(trans_id), ConsistentRead=True).get("Item")
         if item is None or item.get("record_type") != Kind.C2B.record_type:

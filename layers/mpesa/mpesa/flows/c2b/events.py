@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 RECEIVED = "c2b.received"
 MATCHED = "c2b.matched"
 UNMATCHED = "c2b.unmatched"
+MISMATCH = "c2b.confirmation_mismatch"  # for review: a second confirmation of a TransID that disagrees
 _MATCHED_OUTCOMES = {"paid", "partial", "over"}
 
 

@@ -23,7 +23,7 @@ from mpesa.flows.c2b.model import (
     Registration,
     ValidationRecord,
 )
-from mpesa.records.model import Record
+from mpesa.records.model import Flag, Record
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import Inbox
 
@@ -72,6 +72,10 @@ class C2BStore(Protocol):
         holds the claim), and apply `match` to its expected payment, in one conditional write. `match`
         comes from one read of the expected payment of the payment's reference; unless `check_expected`
         is False, the write is refused as STALE if that expected payment changed since (or appeared)."""
+        ...
+
+    def flag(self, trans_id: str, flag: Flag) -> None:
+        """Add a flag to a C2B payment for a person to look at."""
         ...
 
     def payment(self, trans_id: str) -> Record:
