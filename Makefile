@@ -7,17 +7,19 @@ SHELL := /bin/bash
 PY312 := $(shell scripts/find-python.sh 3.12 2>/dev/null)
 VENV := .venv
 SAMVENV := .venv-sam
+IACVENV := .venv-iac
 PY := $(VENV)/bin/python
 SAM := $(SAMVENV)/bin/sam
 # sam build resolves `python3.12` from PATH for the runtime; put the one we found first.
 SAM_ENV := PATH="$(dir $(PY312)):$$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run test lint typecheck validate build pytest setup clean check-python register-c2b
+.PHONY: help run test lint typecheck validate build iac pytest setup clean check-python register-c2b
 
 help:
 	@echo "make run   start the local stack (moto + Daraja simulator + HTTP API) on 127.0.0.1"
-	@echo "make test  install everything and run every check (ruff, mypy, sam validate/cfn-lint, sam build, pytest)"
+	@echo "make test  install everything and run every check (ruff, mypy, sam validate/cfn-lint, sam build, IaC scan, pytest)"
+	@echo "make iac   the IaC scan alone: checkov on the SAM-transformed template (docs/decisions.md, 'IaC scan')"
 	@echo "make register-c2b CONFIG_ENV=sandbox [SHORT_CODE=600997]  register a deployed stack's C2B URLs"
 
 check-python:
@@ -38,14 +40,20 @@ $(SAMVENV)/.stamp: requirements-sam.txt | check-python
 	$(SAMVENV)/bin/pip install -q -r requirements-sam.txt $(PIP_QUIET)
 	touch $@
 
-setup: $(VENV)/.stamp $(SAMVENV)/.stamp
+$(IACVENV)/.stamp: requirements-iac.txt | check-python
+	rm -rf $(IACVENV)
+	$(PY312) -m venv $(IACVENV)
+	$(IACVENV)/bin/pip install -q -r requirements-iac.txt $(PIP_QUIET)
+	touch $@
+
+setup: $(VENV)/.stamp $(SAMVENV)/.stamp $(IACVENV)/.stamp
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.stamp
-	$(VENV)/bin/mypy layers/mpesa/mpesa functions simulator local tests $(wildcard benchmarks/*.py)
+	$(VENV)/bin/mypy layers/mpesa/mpesa functions simulator local tests scripts $(wildcard benchmarks/*.py)
 
 validate: $(SAMVENV)/.stamp
 	$(SAM_ENV) $(SAM) validate --lint
@@ -54,10 +62,15 @@ validate: $(SAMVENV)/.stamp
 build: $(SAMVENV)/.stamp
 	$(SAM_ENV) $(SAM) build
 
+# checkov on the template as CloudFormation will deploy it (SAM-transformed offline by .venv-sam's translator).
+# Fails on a finding with no recorded decision, a suppression without a reason, or a stale suppression.
+iac: $(SAMVENV)/.stamp $(IACVENV)/.stamp
+	$(IACVENV)/bin/python scripts/iac_scan.py --sam-python $(SAMVENV)/bin/python --checkov $(IACVENV)/bin/checkov template.yaml
+
 pytest: $(VENV)/.stamp
 	$(VENV)/bin/pytest
 
-test: setup lint typecheck validate build pytest
+test: setup lint typecheck validate build iac pytest
 
 run: $(VENV)/.stamp
 	@$(PY) -m local
@@ -70,7 +83,7 @@ register-c2b: $(VENV)/.stamp
 	$(PY) scripts/register_c2b.py --config-env $(CONFIG_ENV) $(if $(SHORT_CODE),--short-code $(SHORT_CODE))
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) $(IACVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # --- local stack and browser test (docs/local-stack.md) -------------------------------------------
 # `make run` reads LOCAL_API_PORT (3000), LOCAL_SIMULATOR_PORT (3001) and LOCAL_AWS_PORT (3002).

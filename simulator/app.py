@@ -21,9 +21,12 @@ from simulator.errors import (
     DarajaError,
 )
 from simulator.faults import Fault
+from simulator.openapi.routes import is_openapi_path, register_openapi
+from simulator.openapi.routes import status_fault_response as openapi_status_fault_response
 from simulator.phone import phone_blueprint
 from simulator.responses import control_error_response, daraja_error_response, json_response, parsed_body
 from simulator.routes_control import control_blueprint
+from simulator.routes_customers import customers_blueprint
 from simulator.routes_daraja import daraja_blueprint
 
 if TYPE_CHECKING:
@@ -113,7 +116,9 @@ def create_app(sim: Simulator) -> Flask:
     app = Flask("simulator")
     app.register_blueprint(daraja_blueprint(sim))
     app.register_blueprint(control_blueprint(sim))
+    app.register_blueprint(customers_blueprint(sim))
     app.register_blueprint(phone_blueprint())
+    register_openapi(app, sim)
 
     @app.before_request
     def inject_fault_before() -> Response | None:
@@ -124,11 +129,14 @@ def create_app(sim: Simulator) -> Flask:
         if fault is None or fault.spec.after_processing:
             return None
         kind = fault.spec.kind
+        if kind == "status" and is_openapi_path(request.path):
+            return openapi_status_fault_response(fault)
         if kind == "status":
             return status_fault_response(fault)
         if kind == "malformed":
             return Response(malformed_body(fault, None), status=200, mimetype="application/json")
         if kind == "disconnect":
+            request.get_data(cache=True)  # read the body while the socket is open: the request log needs it
             drop_connection()
             return Response(b"", status=200)
         return None

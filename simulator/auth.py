@@ -27,6 +27,7 @@ class IssuedToken:
     access_token: str
     expires_at: float  # monotonic seconds
     ttl_s: float
+    app: str  # the consumer key it was issued to: one Daraja app
 
 
 def bad_oauth_auth() -> DarajaError:
@@ -60,10 +61,12 @@ class TokenStore:
             access_token=self._ids.token(),
             expires_at=clock.monotonic() + config.token_ttl_s,
             ttl_s=config.token_ttl_s,
+            app=key,
         )
         with self._lock:
-            if config.new_token_revokes_old:
-                self._tokens.clear()
+            if config.new_token_revokes_old:  # one live token per app (Daraja's FAQ)
+                for stale in [t for t in self._tokens.values() if t.app == token.app]:
+                    del self._tokens[stale.access_token]
             self._tokens[token.access_token] = token
         return token
 

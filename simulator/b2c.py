@@ -9,7 +9,7 @@ from simulator import clock, payloads, sandbox, validation
 from simulator.errors import DUPLICATE_OCID, DarajaError
 from simulator.faults import Fault
 from simulator.results import INITIATOR_INVALID, Outcome, ResultFlow, wants_queue_timeout
-from simulator.state import Conversation, Receipt
+from simulator.state import Conversation, CustomerScript, Receipt, ResultCode
 
 if TYPE_CHECKING:
     from simulator.core import Simulator
@@ -23,6 +23,14 @@ COMMAND_IDS = tuple(REASONS)
 CUSTOMER_NAME = "John Doe"
 
 
+# A payout to a customer scripted ``b2c: "fail"``: the recipient cannot receive it (daraja-api.md §6).
+RECIPIENT_UNSUPPORTED = (
+    2040,
+    "Credit Party customer type (Unregistered or Registered Customer) can't be supported by the service.",
+)
+QueuePlan = Literal["none", "unprocessed", "processed"]
+
+
 @dataclass
 class _Payout:
     conversation: Conversation
@@ -32,6 +40,20 @@ class _Payout:
     party_a: str
     party_b: str
     receipt: str | None = None  # reserved while queued; None if it will fail without paying
+    failure: tuple[ResultCode, str] | None = None  # a scripted failure (2040)
+
+
+def _queue_plan(fault: Fault | None, script: CustomerScript | None) -> tuple[QueuePlan, bool]:
+    """Whether the request times out in the queue, and if so whether it is processed anyway,
+    from a ``queue_timeout`` fault or else the recipient's script; plus the fault's ``late_result``."""
+    if fault is not None and wants_queue_timeout(fault):
+        return ("processed" if fault.spec.after_processing else "unprocessed"), fault.spec.late_result
+    behaviour = script.b2c if script is not None else None
+    if behaviour == "queue_timeout":
+        return "unprocessed", False
+    if behaviour == "queue_timeout_paid":
+        return "processed", False
+    return "none", False
 
 
 class B2CService:
@@ -58,22 +80,30 @@ class B2CService:
         if ocid is not None and not self._sim.store.claim_ocid(ocid):
             raise DarajaError(500, DUPLICATE_OCID, "Duplicate OriginatorConversationID.")
 
-        conversation = self._flow.open("b2c", result_url, queue_timeout_url, ocid)
-        queue_timeout = wants_queue_timeout(fault)
-        if queue_timeout and fault is not None and not fault.spec.after_processing:
+        conversation = self._flow.open(
+            "b2c", result_url, queue_timeout_url, ocid, fault=fault, party=party_b, amount=amount
+        )
+        script = self._sim.store.script(party_b)
+        plan, late_result = _queue_plan(fault, script)
+        if plan == "unprocessed":
             self._flow.time_out(conversation)
             return self._flow.acknowledgement(conversation)
         authorised = self._flow.initiator_ok(initiator, credential) and party_a == config.b2c_shortcode
         payout = _Payout(conversation, authorised, command_id, amount, party_a, party_b)
-        if authorised and party_b != sandbox.INSUFFICIENT_FUNDS:
-            payout.receipt = self._queue(payout)
-        if queue_timeout:
+        behaviour = script.b2c if script is not None else None
+        if authorised and behaviour == "fail":
+            payout.failure = RECIPIENT_UNSUPPORTED
+        elif authorised and (behaviour is not None or party_b != sandbox.INSUFFICIENT_FUNDS):
+            payout.receipt = self._queue(payout)  # a script overrides the sandbox number
+        if plan == "processed":
             self._flow.time_out(conversation)  # timed out in the queue, yet it will still be processed
         delay = config.b2c_processing_delay_s
+        if script is not None and script.delay_s is not None:
+            delay = script.delay_s
         if delay > 0:
-            self._sim.scheduler.call_later(delay, lambda: self._complete(payout, fault))
+            self._sim.scheduler.call_later(delay, lambda: self._complete(payout, plan, late_result))
         else:
-            self._complete(payout, fault)
+            self._complete(payout, plan, late_result)
         return self._flow.acknowledgement(conversation)
 
     def _queue(self, payout: _Payout) -> str:
@@ -95,12 +125,12 @@ class B2CService:
         )
         return receipt
 
-    def _complete(self, payout: _Payout, fault: Fault | None) -> None:
+    def _complete(self, payout: _Payout, plan: QueuePlan, late_result: bool) -> None:
         """The queue releases the payout: pay (or fail) and send the Result. After a queue timeout
         the payout still happens, but the Result follows only with the fault's ``late_result``."""
         outcome = self._execute(payout)
         conversation = payout.conversation
-        if wants_queue_timeout(fault) and fault is not None and not fault.spec.late_result:
+        if plan == "processed" and not late_result:
             self._sim.store.finish_conversation(
                 conversation.conversation_id, "queue_timeout", 1, payloads.QUEUE_TIMEOUT_DESC, outcome.receipt
             )
@@ -111,6 +141,8 @@ class B2CService:
         reference = [("QueueTimeoutURL", payloads.INTERNAL_QUEUE_TIMEOUT_URL)]
         if not payout.authorised:
             return self._flow.failed(*INITIATOR_INVALID, reference)
+        if payout.failure is not None:
+            return self._flow.failed(*payout.failure, reference)
         if payout.receipt is None:  # PartyB is the sandbox's insufficient-funds number
             return self._flow.failed(1, sandbox.INSUFFICIENT_FUNDS_DESC, reference)
         now = clock.now_eat()

@@ -20,12 +20,37 @@ SIMULATE_ACCEPTED = "Accept the service request successfully."
 
 
 @dataclass(frozen=True)
-class _Payment:
+class Payment:
+    """A customer's Pay Bill / Buy Goods payment, validated."""
+
     shortcode: str
     command_id: str
     amount: int
     msisdn: str
     bill_ref_number: str
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """The validation step's verdict: go ahead (with the ThirdPartyTransID to echo) or stop."""
+
+    go_ahead: bool
+    third_party_trans_id: str = ""
+    result_code: str | None = None  # the validation answer's ResultCode, when there was one
+    result_desc: str | None = None
+
+
+@dataclass(frozen=True)
+class C2BOutcome:
+    """How a payment ended: ``completed`` (receipt ``trans_id``) or ``rejected`` by validation
+    (``result_code`` is the validation's answer, e.g. ``C2B00012``; None when nobody answered and
+    the registration's ``ResponseType`` was ``Cancelled``)."""
+
+    status: Literal["completed", "rejected"]
+    trans_id: str
+    registered: bool
+    result_code: str | None = None
+    result_desc: str | None = None
 
 
 class C2BService:
@@ -57,8 +82,8 @@ class C2BService:
             "ResponseDescription": "success",
         }
 
-    def simulate(self, body: validation.Body) -> dict[str, Any]:
-        """Accept a simulated customer payment; validation and confirmation follow in the background."""
+    def parse_payment(self, body: validation.Body) -> Payment:
+        """The fields of ``c2b/simulate`` (also what the virtual phone's Pay Bill screen sends)."""
         config = self._sim.config
         shortcode = validation.shortcode(body, "ShortCode")
         command_id = validation.one_of(body, "CommandID", COMMAND_IDS)
@@ -68,16 +93,22 @@ class C2BService:
             bill_ref = validation.text(body, "BillRefNumber", max_len=20)
         else:
             bill_ref = validation.optional_text(body, "BillRefNumber", max_len=20)
-        payment = _Payment(shortcode, command_id, amount, msisdn, bill_ref)
-        self._sim.dispatcher.run_later(config.callback_delay_s, lambda: self._pay(payment))
+        return Payment(shortcode, command_id, amount, msisdn, bill_ref)
+
+    def simulate(self, body: validation.Body) -> dict[str, Any]:
+        """Accept a simulated customer payment; validation and confirmation follow in the background."""
+        payment = self.parse_payment(body)
+        self._sim.dispatcher.run_later(self._sim.config.callback_delay_s, lambda: self.pay(payment))
         return {
             "OriginatorCoversationID": self._sim.ids.originator_conversation_id(),
             "ResponseCode": "0",
             "ResponseDescription": SIMULATE_ACCEPTED,
         }
 
-    def _pay(self, payment: _Payment) -> None:
-        """Runs on a worker: validation (if enabled), then completion and confirmation."""
+    def pay(self, payment: Payment) -> C2BOutcome:
+        """The customer pays: validation (if enabled for the shortcode), then completion and the
+        confirmation callback. Blocks while the validation URL answers (at most
+        ``validation_timeout_s``): ``simulate`` runs it on a worker, the virtual phone in its request."""
         config = self._sim.config
         registration = self._sim.store.registration(payment.shortcode)
         now = clock.now_eat()
@@ -85,9 +116,9 @@ class C2BService:
         third_party_trans_id = ""
         if registration is not None and registration.external_validation:
             decision = self._validate(registration, payment, trans_id, config)
-            if decision is None:
-                return
-            third_party_trans_id = decision
+            if not decision.go_ahead:
+                return C2BOutcome("rejected", trans_id, True, decision.result_code, decision.result_desc)
+            third_party_trans_id = decision.third_party_trans_id
         balances = self._sim.store.receive(
             Receipt(
                 receipt=trans_id,
@@ -97,10 +128,11 @@ class C2BService:
                 shortcode=payment.shortcode,
                 completed_at=now,
                 reason="Pay Bill" if payment.command_id == "CustomerPayBillOnline" else "Buy Goods",
+                bill_reference=payment.bill_ref_number,
             )
         )
-        if registration is None:
-            return  # M-Pesa completes the payment; nobody is told (daraja-api.md §3.4)
+        if registration is None:  # M-Pesa completes the payment; nobody is told (daraja-api.md §3.4)
+            return C2BOutcome("completed", trans_id, False)
         confirmation = payloads.c2b_notification(
             command_id=payment.command_id,
             trans_id=trans_id,
@@ -114,12 +146,14 @@ class C2BService:
             version=registration.version,
         )
         self._sim.dispatcher.send(registration.confirmation_url, "c2b_confirmation", confirmation, delay_s=0)
+        return C2BOutcome("completed", trans_id, True)
 
     def _validate(
-        self, registration: C2BRegistration, payment: _Payment, trans_id: str, config: SimulatorConfig
-    ) -> str | None:
-        """POST the validation request. Returns the ThirdPartyTransID to echo when the payment goes
-        ahead, or None when it stops (rejected, or no usable answer and ResponseType Cancelled)."""
+        self, registration: C2BRegistration, payment: Payment, trans_id: str, config: SimulatorConfig
+    ) -> _Decision:
+        """POST the validation request. The payment goes ahead on ResultCode 0 (echoing its
+        ThirdPartyTransID) and stops on any other code; with no usable answer the registration's
+        ResponseType decides (Completed goes ahead, Cancelled stops)."""
         request = payloads.c2b_notification(
             command_id=payment.command_id,
             trans_id=trans_id,
@@ -142,11 +176,15 @@ class C2BService:
             except ValueError:
                 answer = None
         if not isinstance(answer, dict) or "ResultCode" not in answer:
-            return "" if registration.response_type == "Completed" else None
-        if str(answer["ResultCode"]) != "0":
-            return None
+            if registration.response_type == "Completed":
+                return _Decision(go_ahead=True)
+            return _Decision(go_ahead=False, result_desc="No usable validation answer; ResponseType is Cancelled")
+        code = str(answer["ResultCode"])
+        desc = answer.get("ResultDesc")
+        if code != "0":
+            return _Decision(go_ahead=False, result_code=code, result_desc=desc if isinstance(desc, str) else None)
         third_party = validation.as_text(answer.get("ThirdPartyTransID"))
-        return third_party or ""
+        return _Decision(go_ahead=True, third_party_trans_id=third_party or "")
 
     def confirm_stk_payment(self, record: StkRecord) -> None:
         """An STK payment to a paybill with C2B URLs also produces a C2B confirmation (same receipt)."""

@@ -18,15 +18,17 @@ attempt each (Daraja does not retry). Every attempt is logged (see ``GET /simula
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import requests
 
-from simulator import clock, jsonenc, payloads
+from simulator import clock, jsonenc, payloads, shapes
 from simulator.config import SimulatorConfig
 from simulator.journal import CallbackLog
 from simulator.scheduler import Scheduler
@@ -43,6 +45,7 @@ class Callback:
     kind: str
     payload: Any
     generation: int
+    shape: str = shapes.STANDARD
 
 
 @dataclass(frozen=True)
@@ -54,33 +57,47 @@ class Delivery:
 
 
 class CallbackDispatcher:
-    def __init__(self, config: Callable[[], SimulatorConfig], scheduler: Scheduler, log_: CallbackLog) -> None:
+    def __init__(
+        self,
+        config: Callable[[], SimulatorConfig],
+        scheduler: Scheduler,
+        log_: CallbackLog,
+        balance: Callable[[], Decimal] = lambda: Decimal(0),
+    ) -> None:
         self._config = config
         self._scheduler = scheduler
         self._log = log_
+        self._balance = balance  # the utility balance, for the ``balance_string`` shape
+        self._rng = random.Random()
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sim-callback")
         self._lock = threading.Lock()
         self._held: Callback | None = None
 
     # --- public API ----------------------------------------------------------------------------
     def send(self, url: str, kind: str, payload: Any, delay_s: float | None = None) -> None:
-        """Schedule a callback (never blocks the caller)."""
+        """Schedule a callback (never blocks the caller). Its wire shape is fixed now, so the copies
+        of a duplicated callback are identical."""
         config = self._config()
-        if config.result_code_as_string:
-            payload = payloads.with_string_result_code(payload)
-        callback = Callback(url, kind, payload, self._log.generation)
+        callback = self._shaped(url, kind, payload, config)
         wait = config.callback_delay_s if delay_s is None else delay_s
         self._scheduler.call_later(wait, lambda: self._release(callback))
 
-    def run_later(self, delay_s: float, work: Callable[[], None]) -> None:
+    def _shaped(self, url: str, kind: str, payload: Any, config: SimulatorConfig) -> Callback:
+        """The callback as it goes on the wire: ``result_code_as_string``, then ``callback_shape``."""
+        if config.result_code_as_string:
+            payload = payloads.with_string_result_code(payload)
+        balance = self._balance() if config.callback_shape != shapes.STANDARD else Decimal(0)
+        payload, shape = shapes.reshape(payload, config.callback_shape, balance=balance, rng=self._rng)
+        return Callback(url, kind, payload, self._log.generation, shape)
+
+    def run_later(self, delay_s: float, work: Callable[[], object]) -> None:
         """Run ``work`` on the worker pool after ``delay_s`` (for flows that make blocking calls)."""
         self._scheduler.call_later(delay_s, lambda: self._submit(work))
 
     def post_now(self, url: str, kind: str, payload: Any, timeout_s: float) -> Delivery:
         """POST synchronously (in the caller's background thread) and log it; used for C2B validation,
         which M-Pesa waits for, so ``callback_mode`` does not apply to it."""
-        generation = self._log.generation
-        return self._post(Callback(url, kind, payload, generation), timeout_s)
+        return self._post(self._shaped(url, kind, payload, self._config()), timeout_s)
 
     def reset(self) -> None:
         with self._lock:
@@ -104,6 +121,7 @@ class CallbackDispatcher:
                 response_status=None,
                 error="dropped (callback_mode=drop)",
                 time=clock.iso(clock.now_eat()),
+                shape=callback.shape,
             )
         elif config.callback_mode == "duplicate":
             for _ in range(config.duplicate_count):
@@ -136,14 +154,14 @@ class CallbackDispatcher:
         self._submit(lambda: self._deliver(callback))
 
     # --- HTTP ----------------------------------------------------------------------------------
-    def _submit(self, work: Callable[[], None]) -> None:
+    def _submit(self, work: Callable[[], object]) -> None:
         try:
             self._pool.submit(self._guarded, work)
         except RuntimeError:  # pool shut down: the simulator is stopping
             log.debug("callback dropped: simulator stopping")
 
     @staticmethod
-    def _guarded(work: Callable[[], None]) -> None:
+    def _guarded(work: Callable[[], object]) -> None:
         try:
             work()
         except Exception:  # keep the worker alive, but leave a trace
@@ -174,5 +192,6 @@ class CallbackDispatcher:
             error=result.error,
             time=clock.iso(clock.now_eat()),
             response_body=result.body,
+            shape=callback.shape,
         )
         return result

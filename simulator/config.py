@@ -12,16 +12,28 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PendingStyle = Literal["4999", "500.001.1001"]
 CallbackMode = Literal["normal", "drop", "duplicate", "out_of_order"]
 ExpiresInType = Literal["string", "number"]
+# "standard" is Daraja's documented shape; the others are odd shapes Daraja is seen to send
+# (daraja-api.md §1, §3.2, §3.5), applied by ``simulator.shapes``; "random" picks one per callback.
+CallbackShape = Literal[
+    "standard",
+    "numbers_as_strings",
+    "strings_as_numbers",
+    "balance_string",
+    "single_object",
+    "missing_metadata",
+    "random",
+]
+DISABLED = frozenset({"", "none", "null", "off"})
 
 ENV_PREFIX = "SIMULATOR_"
 
 # Fields that cannot change while the simulator runs (the key pair is generated once at start).
-NOT_PATCHABLE = frozenset({"private_key_pem"})
+NOT_PATCHABLE = frozenset({"private_key_pem", "openapi_private_key_pem"})
 
 
 class SimulatorConfig(BaseModel):
@@ -43,7 +55,9 @@ class SimulatorConfig(BaseModel):
     # --- OAuth -------------------------------------------------------------------------------
     token_ttl_s: float = Field(default=3599.0, ge=0)
     expires_in_type: ExpiresInType = "string"
-    new_token_revokes_old: bool = False
+    # Daraja's FAQ: a new token invalidates the app's previous one (daraja-api.md §3.1). Strict by
+    # default; ``false`` keeps every token alive until it expires (lenient, for demos).
+    new_token_revokes_old: bool = True
 
     # --- timing ------------------------------------------------------------------------------
     callback_delay_s: float = Field(default=0.2, ge=0)
@@ -51,7 +65,9 @@ class SimulatorConfig(BaseModel):
     prompt_ttl_s: float = Field(default=60.0, ge=0)
     validation_timeout_s: float = Field(default=8.0, gt=0)
     callback_timeout_s: float = Field(default=10.0, gt=0)
-    timestamp_max_skew_s: float | None = Field(default=None, ge=0)
+    # STK push/query Timestamp must be within this many seconds of now in Nairobi time (EAT): a
+    # UTC timestamp (3 h off) or a stale one is refused. ``None`` turns the check off (lenient).
+    timestamp_max_skew_s: float | None = Field(default=300.0, ge=0)
     b2c_processing_delay_s: float = Field(default=0.5, ge=0)  # a payout stays queued this long
 
     # --- behaviour ---------------------------------------------------------------------------
@@ -66,6 +82,11 @@ class SimulatorConfig(BaseModel):
 
     # --- wire quirks (both shapes are seen in the wild; daraja-api.md §1, §3.5) ---------------
     result_code_as_string: bool = False  # callbacks carry ResultCode "0" instead of 0
+    callback_shape: CallbackShape = "standard"
+
+    # --- Pull Transactions (daraja-api.md §3.14) -----------------------------------------------
+    pull_page_size: int = Field(default=100, ge=1, le=10_000)  # transactions per query page
+    pull_retention_s: float = Field(default=48 * 3600.0, gt=0)  # Daraja keeps 48 hours
 
     # --- limits and balances (whole KES for limits; balances with cents) ---------------------
     max_amount: int = Field(default=250_000, ge=1)  # per payment, STK and C2B
@@ -74,6 +95,27 @@ class SimulatorConfig(BaseModel):
     working_balance: Decimal = Decimal("700000.00")
     utility_balance: Decimal = Decimal("1000000.00")
     charges_paid_balance: Decimal = Decimal("0.00")
+
+    # --- Vodacom M-Pesa OpenAPI, market vodacomTZN (simulator/openapi, README "OpenAPI") -------
+    openapi_api_key: str = "sim-openapi-api-key"
+    openapi_private_key_pem: str | None = None  # None: a fresh 2048-bit key at start; not patchable
+    openapi_allowed_origin: str = "*"  # "*": any non-empty Origin header; else exactly this value
+    openapi_service_provider_code: str = "000000"  # the sandbox's
+    openapi_session_ttl_s: float = Field(default=3600.0, gt=0)
+    openapi_session_activation_delay_s: float = Field(default=0.0, ge=0)
+    openapi_prompt_timeout_s: float = Field(default=60.0, gt=0)  # C2B answers INS-9 after this
+    openapi_late_payment_window_s: float = Field(default=0.0, ge=0)  # prompt stays payable after INS-9
+    openapi_min_amount: int = Field(default=1, ge=1)  # whole TZS, C2B/B2C/reversal
+    openapi_max_amount: int = Field(default=5_000_000, ge=1)
+    openapi_balance: Decimal = Decimal("10000000")  # starting TZS balance of the organisation
+
+    @field_validator("timestamp_max_skew_s", mode="before")
+    @classmethod
+    def _off_means_none(cls, value: Any) -> Any:
+        """``SIMULATOR_TIMESTAMP_MAX_SKEW_S=off`` (or "", "none", "null") disables the check."""
+        if isinstance(value, str) and value.strip().lower() in DISABLED:
+            return None
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SimulatorConfig:

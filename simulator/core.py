@@ -16,6 +16,8 @@ from simulator.faults import FaultQueue
 from simulator.ids import IdGenerator
 from simulator.inquiries import InquiryService
 from simulator.journal import CallbackLog, RequestLog
+from simulator.openapi.service import OpenApiService
+from simulator.pull import PullService
 from simulator.scheduler import Scheduler
 from simulator.state import Balances, Store
 from simulator.stk import StkService
@@ -44,11 +46,15 @@ class Simulator:
         self.callback_log = CallbackLog()
         self.faults = FaultQueue()
         self.scheduler = Scheduler()
-        self.dispatcher = CallbackDispatcher(lambda: self.config, self.scheduler, self.callback_log)
+        self.dispatcher = CallbackDispatcher(
+            lambda: self.config, self.scheduler, self.callback_log, lambda: self.store.balances().utility
+        )
         self.stk = StkService(self)
         self.c2b = C2BService(self)
         self.b2c = B2CService(self)
         self.inquiries = InquiryService(self)
+        self.openapi = OpenApiService(self)
+        self.pull = PullService(self)
 
     @property
     def config(self) -> SimulatorConfig:
@@ -74,6 +80,7 @@ class Simulator:
         self.faults.clear()
         self.requests.clear()
         self.store.reset(_balances(self._initial_config))
+        self.openapi.reset()
 
     def start(self) -> None:
         self.scheduler.start()
@@ -81,3 +88,4 @@ class Simulator:
     def stop(self) -> None:
         self.scheduler.stop()
         self.dispatcher.shutdown()
+        self.openapi.reset()  # release requests still waiting for a customer

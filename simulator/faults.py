@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FaultKind = Literal["status", "slow", "malformed", "disconnect", "queue_timeout"]
+FaultKind = Literal["status", "slow", "malformed", "disconnect", "queue_timeout", "wrong_id"]
+IdField = Literal["originator_conversation_id", "conversation_id", "both"]
+STK_QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 
 # Paths whose outcome arrives in a Result envelope: the only ones a queue_timeout fault applies to.
 RESULT_PATHS = frozenset(
@@ -21,6 +23,8 @@ RESULT_PATHS = frozenset(
         "/mpesa/reversal/v1/request",
     }
 )
+# Paths whose answer names the transaction it is about: the only ones a wrong_id fault applies to.
+WRONG_ID_PATHS = RESULT_PATHS | {STK_QUERY_PATH}
 
 
 class FaultSpec(BaseModel):
@@ -38,6 +42,8 @@ class FaultSpec(BaseModel):
     # completes, after the QueueTimeOutURL notice (a timeout is "unknown", never "not paid").
     late_result: bool = False
     body: str | None = None  # malformed/status: the exact body to send instead of the default
+    # wrong_id on a Result path: which ID of the Result (and queue timeout) envelope is another's.
+    id_field: IdField = "originator_conversation_id"
 
 
 @dataclass
@@ -88,7 +94,15 @@ class FaultQueue:
             self._queue.clear()
 
 
+def is_kind(fault: Fault | None, kind: FaultKind) -> bool:
+    return fault is not None and fault.spec.kind == kind
+
+
 def _matches(spec: FaultSpec, path: str) -> bool:
     if spec.path not in ("*", path):
         return False
-    return spec.kind != "queue_timeout" or path in RESULT_PATHS
+    if spec.kind == "queue_timeout":
+        return path in RESULT_PATHS
+    if spec.kind == "wrong_id":
+        return path in WRONG_ID_PATHS
+    return True

@@ -58,7 +58,7 @@ class InquiryService:
         validation.text(body, "Remarks", max_len=100)
         occasion = validation.optional_text(body, "Occasion", max_len=100)
 
-        conversation = self._flow.open("status", result_url, queue_timeout_url)
+        conversation = self._flow.open("status", result_url, queue_timeout_url, fault=fault)
         if wants_queue_timeout(fault):
             self._flow.time_out(conversation)
             return self._flow.acknowledgement(conversation)
@@ -112,7 +112,7 @@ class InquiryService:
         validation.text(body, "Remarks", max_len=100)
         result_url, queue_timeout_url = self._urls(body)
 
-        conversation = self._flow.open("balance", result_url, queue_timeout_url)
+        conversation = self._flow.open("balance", result_url, queue_timeout_url, fault=fault)
         reference = [("QueueTimeoutURL", payloads.INTERNAL_QUEUE_TIMEOUT_URL)]
         if wants_queue_timeout(fault):
             self._flow.time_out(conversation)
@@ -151,7 +151,7 @@ class InquiryService:
         validation.text(body, "Remarks", min_len=2, max_len=100)
         occasion = validation.optional_text(body, "Occasion", max_len=100)
 
-        conversation = self._flow.open("reversal", result_url, queue_timeout_url)
+        conversation = self._flow.open("reversal", result_url, queue_timeout_url, fault=fault)
         if wants_queue_timeout(fault) and fault is not None and not fault.spec.after_processing:
             self._flow.time_out(conversation)
             return self._flow.acknowledgement(conversation)

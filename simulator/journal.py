@@ -62,6 +62,7 @@ class CallbackLog:
         error: str | None,
         time: str,
         response_body: str | None = None,
+        shape: str = "standard",
     ) -> None:
         """Append unless the log was cleared since the callback was created (stale generation)."""
         with self._lock:
@@ -78,6 +79,7 @@ class CallbackLog:
                     "error": error,
                     "time": time,
                     "response_body": None if response_body is None else response_body[:MAX_RESPONSE_BODY],
+                    "shape": shape,
                 }
             )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from simulator import clock, payloads
-from simulator.faults import Fault
+from simulator.faults import Fault, is_kind
 from simulator.state import Conversation, ResultCode
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class Outcome:
 
 
 def wants_queue_timeout(fault: Fault | None) -> bool:
-    return fault is not None and fault.spec.kind == "queue_timeout"
+    return is_kind(fault, "queue_timeout")
 
 
 class ResultFlow:
@@ -74,7 +74,13 @@ class ResultFlow:
         result_url: str,
         queue_timeout_url: str,
         originator_conversation_id: str | None = None,
+        *,
+        fault: Fault | None = None,
+        party: str | None = None,
+        amount: int | None = None,
     ) -> Conversation:
+        """Record an accepted request. A ``wrong_id`` fault makes its Result (and queue timeout)
+        envelope carry another request's IDs, chosen now (see ``_foreign_ids``)."""
         now = clock.now_eat()
         conversation = Conversation(
             kind=kind,
@@ -83,9 +89,26 @@ class ResultFlow:
             result_url=result_url,
             queue_timeout_url=queue_timeout_url,
             created_at=now,
+            party=party,
+            amount=amount,
         )
+        if fault is not None and is_kind(fault, "wrong_id"):
+            ocid, conversation_id = self._foreign_ids(kind)
+            if fault.spec.id_field in ("originator_conversation_id", "both"):
+                conversation.reported_originator_conversation_id = ocid
+            if fault.spec.id_field in ("conversation_id", "both"):
+                conversation.reported_conversation_id = conversation_id
         self._sim.store.add_conversation(conversation)
         return conversation
+
+    def _foreign_ids(self, kind: ConversationKind) -> tuple[str, str]:
+        """Another request's (OriginatorConversationID, ConversationID): the latest earlier
+        conversation of the same kind, else of any kind, else fresh IDs nobody was given."""
+        earlier = self._sim.store.list_conversations()
+        pool = [c for c in earlier if c.kind == kind] or earlier
+        if pool:
+            return pool[-1].originator_conversation_id, pool[-1].conversation_id
+        return self._sim.ids.originator_conversation_id(), self._sim.ids.conversation_id(clock.now_eat())
 
     @staticmethod
     def acknowledgement(conversation: Conversation) -> dict[str, Any]:
@@ -104,7 +127,7 @@ class ResultFlow:
         self._sim.dispatcher.send(
             conversation.queue_timeout_url,
             "queue_timeout",
-            payloads.queue_timeout(conversation.originator_conversation_id, conversation.conversation_id),
+            payloads.queue_timeout(*conversation.envelope_ids()),
         )
 
     def finish(self, conversation: Conversation, outcome: Outcome, fault: Fault | None) -> None:
@@ -121,11 +144,12 @@ class ResultFlow:
             outcome.result_desc,
             outcome.receipt,
         )
+        ocid, conversation_id = conversation.envelope_ids()
         payload = payloads.result_envelope(
             result_code=outcome.result_code,
             result_desc=outcome.result_desc,
-            originator_conversation_id=conversation.originator_conversation_id,
-            conversation_id=conversation.conversation_id,
+            originator_conversation_id=ocid,
+            conversation_id=conversation_id,
             transaction_id=outcome.transaction_id,
             parameters=outcome.parameters,
             reference_items=outcome.reference_items,
@@ -151,5 +175,9 @@ def conversation_view(conversation: Conversation) -> dict[str, Any]:
         "result_code": conversation.result_code,
         "result_desc": conversation.result_desc,
         "receipt": conversation.receipt,
+        "party": conversation.party,
+        "amount": conversation.amount,
+        "reported_originator_conversation_id": conversation.reported_originator_conversation_id,
+        "reported_conversation_id": conversation.reported_conversation_id,
         "created_at": clock.iso(conversation.created_at),
     }

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from simulator import crypto, payloads
 from simulator.c2b import registration_view
+from simulator.customers import receipt_view
 from simulator.errors import ControlError
 from simulator.faults import FaultSpec
 from simulator.responses import control_body, json_response
@@ -134,7 +135,8 @@ def control_blueprint(sim: Simulator) -> Blueprint:
         if not msisdn:
             raise ControlError(400, "query parameter msisdn is required")
         name = sim.config.business_name
-        return json_response([prompt_view(r, name) for r in sim.stk.pending_prompts(msisdn)])
+        daraja = [{**prompt_view(r, name), "provider": "daraja"} for r in sim.stk.pending_prompts(msisdn)]
+        return json_response(sorted(daraja + sim.openapi.prompt_views(msisdn), key=lambda p: str(p["created_at"])))
 
     @bp.post("/prompts/<checkout_request_id>/accept")
     def accept(checkout_request_id: str) -> Response:
@@ -143,10 +145,14 @@ def control_blueprint(sim: Simulator) -> Blueprint:
             pin = str(pin)
         if not isinstance(pin, str):
             raise ControlError(400, "pin (string) is required")
+        if sim.openapi.owns_prompt(checkout_request_id):
+            return json_response(sim.openapi.accept(checkout_request_id, pin))
         return json_response(_act_view(sim.stk.accept(checkout_request_id, pin)))
 
     @bp.post("/prompts/<checkout_request_id>/cancel")
     def cancel(checkout_request_id: str) -> Response:
+        if sim.openapi.owns_prompt(checkout_request_id):
+            return json_response(sim.openapi.cancel(checkout_request_id))
         return json_response(_act_view(sim.stk.cancel(checkout_request_id)))
 
     # --- C2B registrations, conversations, money -----------------------------------------------
@@ -167,22 +173,7 @@ def control_blueprint(sim: Simulator) -> Blueprint:
 
     @bp.get("/receipts")
     def receipts() -> Response:
-        return json_response(
-            [
-                {
-                    "receipt": r.receipt,
-                    "kind": r.kind,
-                    "amount": r.amount,
-                    "party": r.party,
-                    "shortcode": r.shortcode,
-                    "originator_conversation_id": r.originator_conversation_id,
-                    "conversation_id": r.conversation_id,
-                    "reversed_by": r.reversed_by,
-                    "state": r.state,
-                }
-                for r in sim.store.list_receipts()
-            ]
-        )
+        return json_response([receipt_view(r) for r in sim.store.list_receipts()])
 
     @bp.get("/balances")
     def balances() -> Response:

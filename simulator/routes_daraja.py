@@ -43,7 +43,7 @@ def daraja_blueprint(sim: Simulator) -> Blueprint:
 
     @bp.post("/mpesa/stkpushquery/v1/query")
     def stk_query() -> Response:
-        return protected(sim.stk.query)
+        return protected(lambda body: sim.stk.query(body, current_fault()))
 
     @bp.post("/mpesa/c2b/<any(v1, v2):version>/registerurl")
     def c2b_register(version: str) -> Response:
@@ -70,5 +70,13 @@ def daraja_blueprint(sim: Simulator) -> Blueprint:
     @bp.post("/mpesa/reversal/v1/request")
     def reversal() -> Response:
         return protected(lambda body: sim.inquiries.reversal(body, current_fault()))
+
+    @bp.post("/pulltransactions/v1/register")
+    def pull_register() -> Response:
+        return protected(sim.pull.register)
+
+    @bp.post("/pulltransactions/v1/query")
+    def pull_query() -> Response:
+        return protected(sim.pull.query)
 
     return bp

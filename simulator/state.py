@@ -15,8 +15,26 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 ResultCode = int | str
 ReceiptKind = Literal["stk", "b2c", "c2b", "reversal"]
+StkBehaviour = Literal["pay", "wrong_pin", "cancel", "expire", "insufficient_funds", "unreachable"]
+B2CBehaviour = Literal["success", "fail", "queue_timeout", "queue_timeout_paid"]
+
+
+class CustomerScript(BaseModel):
+    """How one customer (MSISDN) behaves, set with ``PUT /simulator/customers/<msisdn>``.
+
+    ``stk``: what the customer does with every prompt; ``b2c``: how every payout to them ends;
+    ``delay_s``: how long the customer takes to act on a prompt, and how long their payouts stay
+    queued (defaults: ``auto_act_delay_s`` and ``b2c_processing_delay_s``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stk: StkBehaviour | None = None
+    b2c: B2CBehaviour | None = None
+    delay_s: float | None = Field(default=None, ge=0, le=3600)
 
 
 class StkStatus(StrEnum):
@@ -45,6 +63,9 @@ class StkRecord:
     result_desc: str | None = None
     receipt: str | None = None
     settled_at: datetime | None = None
+    # What ended the prompt, e.g. "paid", "wrong_pin", "cancelled", "no_answer" (see stk.py)
+    action: str | None = None
+    settled_by: str | None = None  # "customer", "script", "sandbox", "timeout", "control"
 
 
 @dataclass
@@ -59,6 +80,7 @@ class Receipt:
     conversation_id: str | None = None
     reason: str = ""  # ReasonType shown by Transaction Status
     reversed_by: str | None = None
+    bill_reference: str = ""  # STK AccountReference or C2B BillRefNumber (Pull Transactions, truth views)
     # A B2C payout is "queued" from acceptance until ``b2c_processing_delay_s`` has passed: its
     # receipt number is reserved but Daraja's APIs (status, reversal) do not see it yet.
     state: Literal["queued", "completed"] = "completed"
@@ -78,6 +100,26 @@ class Conversation:
     result_code: ResultCode | None = None
     result_desc: str | None = None
     receipt: str | None = None
+    party: str | None = None  # B2C: the MSISDN paid
+    amount: int | None = None  # B2C: the amount
+    # A ``wrong_id`` fault: the IDs its Result (or queue timeout) envelope carries instead of its own.
+    reported_originator_conversation_id: str | None = None
+    reported_conversation_id: str | None = None
+
+    def envelope_ids(self) -> tuple[str, str]:
+        """(OriginatorConversationID, ConversationID) as the callbacks carry them."""
+        return (
+            self.reported_originator_conversation_id or self.originator_conversation_id,
+            self.reported_conversation_id or self.conversation_id,
+        )
+
+
+@dataclass
+class PullRegistration:
+    shortcode: str
+    nominated_number: str
+    callback_url: str
+    registered_at: datetime
 
 
 @dataclass
@@ -105,6 +147,9 @@ class _Data:
     ocids: set[str] = field(default_factory=set)  # client-chosen OCIDs seen (B2C v3)
     receipts: dict[str, Receipt] = field(default_factory=dict)
     registrations: dict[str, C2BRegistration] = field(default_factory=dict)
+    scripts: dict[str, CustomerScript] = field(default_factory=dict)  # by MSISDN
+    ocid_requests: dict[str, int] = field(default_factory=dict)  # B2C v3 requests seen per client OCID
+    pull_registrations: dict[str, PullRegistration] = field(default_factory=dict)
 
 
 class Store:
@@ -141,6 +186,10 @@ class Store:
                 if record.status is StkStatus.PENDING and (phone_number is None or record.phone_number == phone_number)
             ]
 
+    def list_stk(self) -> list[StkRecord]:
+        with self._lock:
+            return [copy.copy(record) for record in self._data.stk.values()]
+
     def settle_stk(
         self,
         checkout_request_id: str,
@@ -148,6 +197,9 @@ class Store:
         result_desc: str,
         settled_at: datetime,
         receipt: str | None,
+        *,
+        action: str | None = None,
+        settled_by: str | None = None,
     ) -> StkRecord | None:
         """Move a pending checkout to final; None if unknown or already final. A receipt (success)
         is recorded and credited to the utility account in the same step."""
@@ -160,6 +212,8 @@ class Store:
             record.result_desc = result_desc
             record.settled_at = settled_at
             record.receipt = receipt
+            record.action = action
+            record.settled_by = settled_by
             if receipt is not None:
                 self._data.receipts[receipt] = Receipt(
                     receipt=receipt,
@@ -171,14 +225,18 @@ class Store:
                     reason="Pay Bill Online"
                     if record.transaction_type == "CustomerPayBillOnline"
                     else "Buy Goods Online",
+                    bill_reference=record.account_reference,
                 )
                 self._balances.utility += record.amount
             return copy.copy(record)
 
     # --- async conversations -------------------------------------------------------------------
     def claim_ocid(self, originator_conversation_id: str) -> bool:
-        """Remember a client-chosen OCID; False if it was used before."""
+        """Remember a client-chosen OCID; False if it was used before. Every call is counted
+        (``ocid_requests``), so a refused duplicate still shows as a request received."""
         with self._lock:
+            requests = self._data.ocid_requests
+            requests[originator_conversation_id] = requests.get(originator_conversation_id, 0) + 1
             if originator_conversation_id in self._data.ocids:
                 return False
             self._data.ocids.add(originator_conversation_id)
@@ -212,6 +270,10 @@ class Store:
     def list_conversations(self) -> list[Conversation]:
         with self._lock:
             return [copy.copy(c) for c in self._data.conversations.values()]
+
+    def ocid_requests(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._data.ocid_requests)
 
     # --- receipts and balances -----------------------------------------------------------------
     def queue_payout(self, receipt: Receipt) -> None:
@@ -310,3 +372,37 @@ class Store:
     def list_registrations(self) -> list[C2BRegistration]:
         with self._lock:
             return [copy.copy(r) for r in self._data.registrations.values()]
+
+    # --- customers' scripts --------------------------------------------------------------------
+    def set_script(self, msisdn: str, script: CustomerScript | None) -> None:
+        with self._lock:
+            if script is None:
+                self._data.scripts.pop(msisdn, None)
+            else:
+                self._data.scripts[msisdn] = script
+
+    def script(self, msisdn: str) -> CustomerScript | None:
+        with self._lock:
+            return self._data.scripts.get(msisdn)  # immutable model: no copy needed
+
+    def scripts(self) -> dict[str, CustomerScript]:
+        with self._lock:
+            return dict(self._data.scripts)
+
+    # --- Pull Transactions ---------------------------------------------------------------------
+    def register_pull(self, registration: PullRegistration) -> bool:
+        """Register a shortcode for Pull Transactions once; False if it already was."""
+        with self._lock:
+            if registration.shortcode in self._data.pull_registrations:
+                return False
+            self._data.pull_registrations[registration.shortcode] = copy.copy(registration)
+            return True
+
+    def pull_registration(self, shortcode: str) -> PullRegistration | None:
+        with self._lock:
+            found = self._data.pull_registrations.get(shortcode)
+            return copy.copy(found) if found is not None else None
+
+    def list_pull_registrations(self) -> list[PullRegistration]:
+        with self._lock:
+            return [copy.copy(r) for r in self._data.pull_registrations.values()]

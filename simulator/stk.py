@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from simulator import clock, payloads, sandbox, validation
 from simulator.crypto import stk_password_matches
 from simulator.errors import OVERLOADED, ControlError, DarajaError, invalid
-from simulator.state import ResultCode, StkRecord, StkStatus
+from simulator.faults import Fault, is_kind
+from simulator.state import CustomerScript, ResultCode, StkBehaviour, StkRecord, StkStatus
 
 if TYPE_CHECKING:
     from simulator.core import Simulator
@@ -18,6 +20,27 @@ SUCCESS = 0
 WRONG_PIN = 2001
 CANCELLED = 1032
 UNREACHABLE = 1037
+INSUFFICIENT_FUNDS = 1
+
+# What a customer's script does with a prompt (``expire``: nothing, the prompt times out).
+SCRIPTED_OUTCOMES: dict[StkBehaviour, ResultCode] = {
+    "pay": SUCCESS,
+    "wrong_pin": WRONG_PIN,
+    "cancel": CANCELLED,
+    "insufficient_funds": INSUFFICIENT_FUNDS,
+    "unreachable": UNREACHABLE,
+}
+# How a prompt ended, by ResultCode, for the customer truth (``GET /simulator/customers/<msisdn>``).
+ACTIONS: dict[str, str] = {
+    "0": "paid",
+    "1": "insufficient_funds",
+    "1019": "expired",
+    "1032": "cancelled",
+    "1037": "unreachable",
+    "2001": "wrong_pin",
+    "E3008": "bad_debt",
+}
+NO_ANSWER = "no_answer"  # the prompt's life ended without the customer acting
 
 
 RESULT_DESCRIPTIONS: dict[str, str] = {
@@ -44,6 +67,10 @@ LOCKED = "Unable to lock subscriber, a transaction is already in process for the
 
 def describe(result_code: ResultCode) -> str:
     return RESULT_DESCRIPTIONS.get(str(result_code), f"Simulated result {result_code}")
+
+
+def action_for(result_code: ResultCode) -> str:
+    return ACTIONS.get(str(result_code), "other")
 
 
 class StkService:
@@ -76,6 +103,10 @@ class StkService:
             raise invalid("Remarks")  # what the sandbox answered when TransactionDesc was omitted
         transaction_desc = validation.text(body, "TransactionDesc", max_len=13)
 
+        script = self._sim.store.script(phone)
+        life_s = config.prompt_ttl_s
+        if script is not None and script.stk == "expire" and script.delay_s is not None:
+            life_s = script.delay_s  # this customer's prompts time out sooner (or later)
         now = clock.now_eat()
         record = StkRecord(
             checkout_request_id=self._sim.ids.checkout_request_id(now),
@@ -90,12 +121,12 @@ class StkService:
             account_reference=account_reference,
             transaction_desc=transaction_desc,
             created_at=now,
-            expires_at=now + timedelta(seconds=config.prompt_ttl_s),
-            expires_mono=clock.monotonic() + config.prompt_ttl_s,
+            expires_at=now + timedelta(seconds=life_s),
+            expires_mono=clock.monotonic() + life_s,
         )
         if not self._sim.store.add_stk_if_subscriber_free(record):
             raise DarajaError(500, OVERLOADED, LOCKED)
-        self._schedule_outcome(record)
+        self._schedule_outcome(record, script, life_s)
         return {
             "MerchantRequestID": record.merchant_request_id,
             "CheckoutRequestID": record.checkout_request_id,
@@ -104,18 +135,33 @@ class StkService:
             "CustomerMessage": PUSH_ACCEPTED,
         }
 
-    def query(self, body: validation.Body) -> tuple[int, dict[str, Any]]:
+    def query(self, body: validation.Body, fault: Fault | None = None) -> tuple[int, dict[str, Any]]:
         config = self._sim.config
         self._check_credentials(body)
         checkout_request_id = validation.text(body, "CheckoutRequestID")
         record = self.get(checkout_request_id)
         if record is None:
             raise invalid("CheckoutRequestID")
+        if is_kind(fault, "wrong_id"):
+            record = self._another(record)
         if record.status is StkStatus.PENDING:
             if config.stk_query_pending_style == "500.001.1001":
                 raise DarajaError(500, OVERLOADED, "The transaction is being processed", record.checkout_request_id)
             return 200, self._query_answer(record, "4999", PENDING_RESULT_DESC)
         return 200, self._query_answer(record, str(record.result_code), record.result_desc or "")
+
+    def _another(self, record: StkRecord) -> StkRecord:
+        """A ``wrong_id`` fault: the answer is about another payment. The latest other checkout
+        (its IDs and its state) if there is one, else this one's state under fresh IDs."""
+        others = [r for r in self._sim.store.list_stk() if r.checkout_request_id != record.checkout_request_id]
+        if others:
+            latest = max(others, key=lambda r: r.created_at)
+            return self.get(latest.checkout_request_id) or latest
+        return dataclasses.replace(
+            record,
+            checkout_request_id=self._sim.ids.checkout_request_id(clock.now_eat()),
+            merchant_request_id=self._sim.ids.merchant_request_id(),
+        )
 
     @staticmethod
     def _query_answer(record: StkRecord, result_code: str, result_desc: str) -> dict[str, Any]:
@@ -129,21 +175,35 @@ class StkService:
         }
 
     # --- life of a prompt ----------------------------------------------------------------------
-    def _schedule_outcome(self, record: StkRecord) -> None:
+    def _schedule_outcome(self, record: StkRecord, script: CustomerScript | None, life_s: float) -> None:
+        """Who acts on the prompt by themselves: a scripted customer (``PUT /simulator/customers``),
+        else a sandbox test number, else (``sandbox_numbers_only``) nobody can be reached: E3008.
+        Every prompt also gets its end of life (``_expire``)."""
         config = self._sim.config
         checkout_request_id = record.checkout_request_id
-        outcome: tuple[ResultCode, str] | None = sandbox.STK_OUTCOMES.get(record.phone_number)
-        if outcome is None and config.sandbox_numbers_only:
-            outcome = ("E3008", describe("E3008"))
+        outcome: tuple[ResultCode, str] | None = None
+        settled_by = "sandbox"
+        delay = config.auto_act_delay_s
+        if script is not None and script.stk is not None:
+            settled_by = "script"
+            if script.delay_s is not None:
+                delay = script.delay_s
+            code = SCRIPTED_OUTCOMES.get(script.stk)  # None for "expire": nobody answers
+            outcome = (code, describe(code)) if code is not None else None
+        else:
+            outcome = sandbox.STK_OUTCOMES.get(record.phone_number)
+            if outcome is None and config.sandbox_numbers_only:
+                outcome = ("E3008", describe("E3008"))
         if outcome is not None:
             code, desc = outcome
             self._sim.scheduler.call_later(
-                config.auto_act_delay_s, lambda: self.settle(checkout_request_id, code, desc)
+                delay,
+                lambda: self.settle(checkout_request_id, code, desc, action=action_for(code), settled_by=settled_by),
             )
-        self._sim.scheduler.call_later(config.prompt_ttl_s, lambda: self._expire(checkout_request_id))
+        self._sim.scheduler.call_later(life_s, lambda: self._expire(checkout_request_id))
 
     def _expire(self, checkout_request_id: str) -> None:
-        self.settle(checkout_request_id, UNREACHABLE, describe(UNREACHABLE))
+        self.settle(checkout_request_id, UNREACHABLE, describe(UNREACHABLE), action=NO_ANSWER, settled_by="timeout")
 
     def get(self, checkout_request_id: str) -> StkRecord | None:
         """The record, expiring an unanswered prompt whose time is up (lazily, besides the timer)."""
@@ -161,11 +221,28 @@ class StkService:
                 prompts.append(fresh)
         return sorted(prompts, key=lambda r: r.created_at)
 
-    def settle(self, checkout_request_id: str, result_code: ResultCode, result_desc: str) -> StkRecord | None:
-        """Make a pending checkout final and send its callback; None if it was not pending."""
+    def settle(
+        self,
+        checkout_request_id: str,
+        result_code: ResultCode,
+        result_desc: str,
+        *,
+        action: str | None = None,
+        settled_by: str = "control",
+    ) -> StkRecord | None:
+        """Make a pending checkout final and send its callback; None if it was not pending.
+        ``action`` (default: from the ResultCode) and ``settled_by`` are kept for the customer truth."""
         now = clock.now_eat()
         receipt = self._sim.ids.receipt(now) if result_code == SUCCESS else None
-        record = self._sim.store.settle_stk(checkout_request_id, result_code, result_desc, now, receipt)
+        record = self._sim.store.settle_stk(
+            checkout_request_id,
+            result_code,
+            result_desc,
+            now,
+            receipt,
+            action=action or action_for(result_code),
+            settled_by=settled_by,
+        )
         if record is None:
             return None
         self._sim.dispatcher.send(record.callback_url, "stk", payloads.stk_callback(record))
@@ -185,8 +262,10 @@ class StkService:
             )
         return record
 
-    def _settle_from_control(self, checkout_request_id: str, code: ResultCode, desc: str) -> StkRecord:
-        record = self.settle(checkout_request_id, code, desc)
+    def _settle_from_control(
+        self, checkout_request_id: str, code: ResultCode, desc: str, settled_by: str = "customer"
+    ) -> StkRecord:
+        record = self.settle(checkout_request_id, code, desc, settled_by=settled_by)
         if record is None:  # settled by someone else between the check and now
             raise ControlError(409, f"{checkout_request_id} is not pending")
         return record
@@ -203,7 +282,8 @@ class StkService:
 
     def force(self, checkout_request_id: str, result_code: ResultCode, result_desc: str | None) -> StkRecord:
         self._pending_or_error(checkout_request_id)
-        return self._settle_from_control(checkout_request_id, result_code, result_desc or describe(result_code))
+        description = result_desc or describe(result_code)
+        return self._settle_from_control(checkout_request_id, result_code, description, settled_by="control")
 
 
 def record_view(record: StkRecord) -> dict[str, Any]:
@@ -225,6 +305,8 @@ def record_view(record: StkRecord) -> dict[str, Any]:
         "created_at": clock.iso(record.created_at),
         "expires_at": clock.iso(record.expires_at),
         "settled_at": clock.iso(record.settled_at) if record.settled_at else None,
+        "action": record.action,
+        "settled_by": record.settled_by,
     }
 
 

@@ -21,8 +21,11 @@ TWELVE_DIGIT_MSISDN = re.compile(r"^254\d{9}$")
 SHORTCODE = re.compile(r"^\d{5,7}$")
 WHOLE = re.compile(r"^\d+$")
 
-# Substrings Safaricom rejects anywhere in a callback URL, compared case-insensitively.
-FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "cmd", "sql", "query")
+# Substrings Safaricom rejects anywhere in a callback URL, compared case-insensitively
+# (daraja-api.md §8 pitfall 1). "exe" also covers "exec" (API Gateway's execute-api host) and ".exe".
+FORBIDDEN_URL_WORDS = ("m-pesa", "mpesa", "safaricom", "exe", "cmd", "sql", "query")
+# Tunnelling and request-capture services Safaricom blocks, matched in the host name.
+BLOCKED_HOST_WORDS = ("ngrok", "mockbin", "requestbin")
 
 Body = Mapping[str, Any]
 
@@ -71,6 +74,11 @@ def one_of(body: Body, field: str, allowed: Collection[str]) -> str:
 
 def whole_amount(body: Body, field: str = "Amount", *, minimum: int, maximum: int) -> int:
     """A whole number (JSON integer or digit string) within [minimum, maximum]."""
+    return whole_number(body, field, minimum=minimum, maximum=maximum)
+
+
+def whole_number(body: Body, field: str, *, minimum: int, maximum: int) -> int:
+    """A whole number (JSON integer or digit string) within [minimum, maximum], else ``Invalid <field>``."""
     raw = body.get(field)
     amount: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):
@@ -104,6 +112,10 @@ def url_problem(value: str) -> str | None:
     for word in FORBIDDEN_URL_WORDS:
         if word in lowered:
             return f"contains the forbidden word {word!r}"
+    host = parts.hostname.lower()
+    for word in BLOCKED_HOST_WORDS:
+        if word in host:
+            return f"the host {host!r} is a blocked service ({word})"
     return None
 
 

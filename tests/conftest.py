@@ -14,3 +14,6 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MpesaTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mpesa-tests")
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+# Fixtures of the in-process STK stack, for every suite that drives the handlers over moto and the simulator.
+pytest_plugins = ["tests.support.stk_stack"]

@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
 from mpesa.daraja.callbacks import callback_ack
-from mpesa.edge.body import MAX_BODY_BYTES
+from mpesa.edge.body import MAX_CALLBACK_BYTES, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
@@ -27,9 +27,9 @@ app = new_resolver()
 def confirmation(short_code: str, secret: str) -> Response[str]:
     if not verify_hook(runtime.settings(), short_code, secret):
         raise CallbackRefusedError("bad C2B URL secret")
-    body = app.current_event.decoded_body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(MAX_BODY_BYTES)
+    body = raw_body(app.current_event.raw_event)
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise PayloadTooLargeError(MAX_CALLBACK_BYTES)
     peer = source_ip(app.current_event.raw_event)
     result = runtime.c2b_payments().confirmations.receive(
         body, short_code=short_code, source_ip=peer, source_allowed=configured_allowlist().allows(peer)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
 from mpesa.daraja.callbacks import parse_c2b_payload
-from mpesa.edge.body import precheck_json
+from mpesa.edge.body import MAX_CALLBACK_BYTES, precheck_json, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
@@ -30,10 +30,10 @@ def validation(short_code: str, secret: str) -> Response[str]:
         raise CallbackRefusedError("bad C2B URL secret")
     if not configured_allowlist().allows(source_ip(app.current_event.raw_event)):
         raise CallbackRefusedError("source IP not allowed")
-    rejected = precheck_json(app.current_event.raw_event)
+    rejected = precheck_json(app.current_event.raw_event, MAX_CALLBACK_BYTES)
     if rejected is not None:
         return Response(rejected["statusCode"], rejected["headers"]["Content-Type"], rejected["body"])
-    payload = parse_c2b_payload(app.current_event.decoded_body or "")
+    payload = parse_c2b_payload(raw_body(app.current_event.raw_event))
     try:
         check_trans_id(payload.trans_id)
     except InputError as exc:

@@ -1,9 +1,11 @@
 """Daraja's STK Push result callback.
 
-Routes: POST /v1/hooks/stk/{transaction_id}/{signature} (the URL we send with each push: the
-signature is an HMAC of the transaction id) and the integration guide's POST /v1/webhooks/mpesa/stkpush
-(for portals configured with it; correlated by CheckoutRequestID). Both check the source IP against
-the allowlist. Daraja gets its acknowledgement quickly; nothing it sends is dropped.
+Routes: POST /v1/hooks/stk/{transaction_id}/{signature}, the URL we send with each push (the signature
+is an HMAC of the transaction id): its callbacks settle their record. POST /v1/webhooks/mpesa/stkpush
+(the integration guide's route) and POST /v1/hooks/stk (MpesaService's default CallBackURL) carry no
+per-record secret: their callbacks are kept and compared with the outcome, never applied by themselves.
+All check the source IP against the allowlist. Daraja gets its acknowledgement quickly; nothing it
+sends is dropped.
 """
 
 from typing import Any
@@ -12,7 +14,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import MAX_BODY_BYTES, callback_ack
+from mpesa.daraja.callbacks import callback_ack
+from mpesa.edge.body import MAX_CALLBACK_BYTES, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
@@ -35,10 +38,15 @@ def guide_route_callback() -> Response[str]:
     return _receive(None)
 
 
+@app.post("/v1/hooks/stk", include_in_schema=False)
+def default_route_callback() -> Response[str]:
+    return _receive(None)
+
+
 def _receive(transaction_id: str | None) -> Response[str]:
-    body = app.current_event.decoded_body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(MAX_BODY_BYTES)
+    body = raw_body(app.current_event.raw_event)
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise PayloadTooLargeError(MAX_CALLBACK_BYTES)
     peer = source_ip(app.current_event.raw_event)
     result = runtime.stk_payments().receive_callback(
         body, source_ip=peer, source_allowed=configured_allowlist().allows(peer), transaction_id=transaction_id

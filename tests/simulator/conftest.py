@@ -8,8 +8,9 @@ import pytest
 
 from simulator import SimulatorConfig, SimulatorServer
 from simulator.crypto import KeyMaterial
-from tests.simulator.client import Daraja
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import Daraja
+from tests.support.openapi_wire import OpenApi
+from tests.support.receiver import CallbackReceiver
 
 # Small delays keep the suite fast; tests wait on events, never assert durations.
 FAST = {
@@ -19,12 +20,19 @@ FAST = {
     "callback_timeout_s": 2.0,
     "out_of_order_max_hold_s": 0.3,
     "b2c_processing_delay_s": 0.05,
+    "openapi_prompt_timeout_s": 5.0,
 }
 
 
 @pytest.fixture(scope="session")
 def private_key_pem() -> str:
     """One RSA key for the whole session (generating 2048-bit keys per module is slow)."""
+    return KeyMaterial().private_key_pem
+
+
+@pytest.fixture(scope="session")
+def openapi_private_key_pem() -> str:
+    """The OpenAPI key pair is separate from the Daraja one: a second session-wide key."""
     return KeyMaterial().private_key_pem
 
 
@@ -36,8 +44,8 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 
 @pytest.fixture(scope="module")
-def server(private_key_pem: str) -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(private_key_pem=private_key_pem, **FAST)
+def server(private_key_pem: str, openapi_private_key_pem: str) -> Iterator[SimulatorServer]:
+    config = SimulatorConfig(private_key_pem=private_key_pem, openapi_private_key_pem=openapi_private_key_pem, **FAST)
     with SimulatorServer(host="127.0.0.1", port=0, config=config) as running:
         yield running
 
@@ -47,3 +55,11 @@ def daraja(server: SimulatorServer, receiver: CallbackReceiver) -> Daraja:
     server.reset()
     receiver.reset()
     return Daraja(server.url, receiver.url)
+
+
+@pytest.fixture
+def openapi(server: SimulatorServer) -> Iterator[OpenApi]:
+    server.reset()
+    client = OpenApi(server.url)
+    yield client
+    client.close()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.client import INSUFFICIENT_NUMBER, SUCCESS_NUMBER, Daraja
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import INSUFFICIENT_NUMBER, SUCCESS_NUMBER, Daraja
+from tests.support.receiver import CallbackReceiver
 
 V3 = "/mpesa/b2c/v3/paymentrequest"
 V1 = "/mpesa/b2c/v1/paymentrequest"

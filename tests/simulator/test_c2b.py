@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.client import SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver, Reply
+from tests.support.daraja_wire import SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver, Reply
 
 SHORTCODE = "600997"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.simulator.client import SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver
 
 
 def checkout_ids(receiver: CallbackReceiver, count: int) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from simulator import SimulatorServer
-from tests.simulator.client import SUCCESS_NUMBER, Daraja
+from tests.support.daraja_wire import SUCCESS_NUMBER, Daraja
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.simulator.client import SUCCESS_NUMBER, Daraja
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import SUCCESS_NUMBER, Daraja
+from tests.support.receiver import CallbackReceiver
 
 PUSH = "/mpesa/stkpush/v1/processrequest"
 PENDING = "254712345678"

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 import simulator.__main__ as cli
-from tests.simulator.client import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver
 
 B2C = "/mpesa/b2c/v3/paymentrequest"
 STATUS = "/mpesa/transactionstatus/v1/query"

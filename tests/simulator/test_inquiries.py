@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.simulator.client import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, wait_until
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.daraja_wire import B2C_SHORTCODE, SUCCESS_NUMBER, Daraja, wait_until
+from tests.support.receiver import CallbackReceiver
 
 STATUS = "/mpesa/transactionstatus/v1/query"
 BALANCE = "/mpesa/accountbalance/v1/query"

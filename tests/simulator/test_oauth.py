@@ -7,7 +7,7 @@ import time
 import requests
 
 from simulator import SimulatorServer
-from tests.simulator.client import Daraja, wait_until
+from tests.support.daraja_wire import Daraja, wait_until
 
 PROTECTED = "/mpesa/stkpush/v1/processrequest"
 
@@ -84,6 +84,7 @@ def test_token_expires(daraja: Daraja) -> None:
 
 
 def test_revocation_invalidates_every_token(daraja: Daraja) -> None:
+    daraja.control("PATCH", "/config", {"new_token_revokes_old": False})  # two live tokens
     old, new = daraja.token(), daraja.token()
     revoked = daraja.control("POST", "/tokens/revoke").json()
     assert revoked["revoked"] == 2
@@ -92,17 +93,18 @@ def test_revocation_invalidates_every_token(daraja: Daraja) -> None:
         assert response.json()["errorCode"] == "404.001.03"
 
 
-def test_new_token_keeps_old_one_valid_by_default(daraja: Daraja) -> None:
+def test_new_token_keeps_old_one_valid_when_lenient(daraja: Daraja) -> None:
+    daraja.control("PATCH", "/config", {"new_token_revokes_old": False})
     old = daraja.token()
     daraja.token()
     assert daraja.post(PROTECTED, daraja.stk_body(phone="254700000003"), token=old).status_code == 200
 
 
-def test_new_token_revokes_old_when_configured(daraja: Daraja) -> None:
-    daraja.control("PATCH", "/config", {"new_token_revokes_old": True})
+def test_new_token_revokes_the_apps_previous_one_by_default(daraja: Daraja) -> None:
     old = daraja.token()
     new = daraja.token()
-    assert daraja.post(PROTECTED, daraja.stk_body(phone="254700000004"), token=old).status_code == 401
+    refused = daraja.post(PROTECTED, daraja.stk_body(phone="254700000004"), token=old)
+    assert (refused.status_code, refused.json()["errorCode"]) == (401, "404.001.03")
     assert daraja.post(PROTECTED, daraja.stk_body(phone="254700000005"), token=new).status_code == 200
 
 

@@ -9,9 +9,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.simulator.client import Daraja
-from tests.simulator.receiver import CallbackReceiver
 from tests.support.browser import headless_chromium
+from tests.support.daraja_wire import Daraja
+from tests.support.receiver import CallbackReceiver
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.client import (
+from tests.support.daraja_wire import (
     CANCEL_NUMBER,
     INSUFFICIENT_NUMBER,
     SUCCESS_NUMBER,
@@ -15,7 +15,7 @@ from tests.simulator.client import (
     Daraja,
     wait_until,
 )
-from tests.simulator.receiver import CallbackReceiver
+from tests.support.receiver import CallbackReceiver
 
 PENDING = "254712345678"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.simulator.client import Daraja, eat_timestamp, stk_password
+from tests.support.daraja_wire import Daraja, eat_timestamp, stk_password
 
 PUSH = "/mpesa/stkpush/v1/processrequest"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import defaultdict, deque
 from typing import Any
@@ -33,9 +34,10 @@ def answer(status: int, body: Any = None) -> requests.Response:
     response = requests.Response()
     response.status_code = status
     if isinstance(body, bytes | str):
-        response._content = body.encode() if isinstance(body, str) else body
+        content = body.encode() if isinstance(body, str) else body
     else:
-        response._content = json.dumps(body).encode() if body is not None else b""
+        content = json.dumps(body).encode() if body is not None else b""
+    response.raw = io.BytesIO(content)  # what `content` reads, as from a socket
     return response
 
 

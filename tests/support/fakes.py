@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from mpesa.clock import Deadline, iso, now_utc
+from mpesa.clock import NAIROBI, Deadline, iso, now_utc
 from mpesa.daraja.models import C2BRegisterUrlResponse, StkPushResponse, StkQueryResponse
 from mpesa.flows.c2b.dynamodb import payment_item
 from mpesa.flows.c2b.model import (
@@ -26,6 +26,7 @@ from mpesa.flows.c2b.model import (
     ValidationRecord,
 )
 from mpesa.flows.c2b.ports import ListedPayment, Page, WriteResult, Written
+from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkPayments
 from mpesa.records import (
     NOT_SENT,
     OUTBOX_BUCKET,
@@ -45,6 +46,8 @@ from mpesa.records import (
     Status,
 )
 from mpesa.records.dynamodb import record_from_item
+from mpesa.records.outbox import Outbox
+from mpesa.settings import MpesaSettings
 
 OUTBOX_GRACE = timedelta(minutes=2)
 
@@ -82,6 +85,18 @@ class InMemoryRecordStore:
                 (e.record for e in self._entries.values() if e.record.kind is kind and e.record.ref(ref) == value),
                 None,
             )
+
+    def created_on(self, day: date) -> Iterator[Record]:
+        with self._lock:
+            records = [e.record for e in self._entries.values()]
+        for record in sorted(records, key=lambda r: r.created_at):
+            created = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
+            if created.astimezone(NAIROBI).date() == day:
+                yield record
+
+    def receipt_holder(self, receipt: str) -> str | None:
+        with self._lock:
+            return self._receipts.get(receipt)
 
     def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
         with self._lock:
@@ -187,45 +202,54 @@ class InMemoryRecordStore:
                 return SettleResult(entry.record, changed=True)
             if record_ok:  # the receipt belongs to another record: never pay twice
                 self._flag(entry, Flag.DUPLICATE_RECEIPT)
-                return SettleResult(entry.record, changed=False)
+                return SettleResult(entry.record, changed=False, contradicts=True)
             if not refs_agree:
                 self._flag(entry, Flag.CALLBACK_MISMATCH)
                 return SettleResult(entry.record, changed=False)
-            if settlement.status is not Status.SUCCESS:
-                return SettleResult(record, changed=False)
-            if record.status is Status.SUCCESS:
-                if settlement.receipt and not record.receipt:
-                    linked = self._linkable(settlement.receipt, transaction_id)
-                    if linked or self._claim_or_flag(entry, settlement.receipt):
-                        paid_at = iso(settlement.paid_at) if settlement.paid_at else record.paid_at
-                        self._update(entry, receipt=settlement.receipt, paid_at=paid_at)
-                    if linked:  # announced as paid already, and so was the holder: both counted it
-                        self._link(entry, settlement.receipt, Flag.DOUBLE_COUNT, holder_flag=Flag.DOUBLE_COUNT)
-                    return SettleResult(entry.record, changed=False, receipt_filled=True)
-                return SettleResult(record, changed=False)
-            if record.late_success is not None:
-                return SettleResult(record, changed=False)
-            linked = settlement.receipt is not None and self._linkable(settlement.receipt, transaction_id)
-            if linked or settlement.receipt is None or self._claim_or_flag(entry, settlement.receipt):
-                late = {
-                    "receipt": settlement.receipt,
-                    "result_code": settlement.result_code,
-                    "result_desc": settlement.result_desc,
-                    "source": settlement.source.value,
-                    "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
-                    "received_at": iso(now_utc()),
-                }
-                self._update(
-                    entry,
-                    late_success={k: v for k, v in late.items() if v is not None},
-                    late_event_published=False,
-                    flags=tuple(sorted({*entry.record.flags, Flag.LATE_SUCCESS.value})),
-                )
-                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now_utc() + OUTBOX_GRACE)
-                if linked:
-                    assert settlement.receipt is not None
-                    self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
-            return SettleResult(entry.record, changed=False, late_success=entry.record.late_success is not None)
+            return self._after_final(entry, settlement)
+
+    def _after_final(self, entry: _Entry, settlement: Settlement) -> SettleResult:
+        record = entry.record
+        if settlement.status is not Status.SUCCESS:
+            same = (settlement.status, settlement.result_code) == (record.status, record.result_code)
+            return SettleResult(record, changed=False, contradicts=not same)
+        transaction_id = record.transaction_id
+        if record.status is Status.SUCCESS:
+            if settlement.receipt and not record.receipt:
+                linked = self._linkable(settlement.receipt, transaction_id)
+                filled = linked or self._claim_or_flag(entry, settlement.receipt)
+                if filled:
+                    paid_at = iso(settlement.paid_at) if settlement.paid_at else record.paid_at
+                    self._update(entry, receipt=settlement.receipt, paid_at=paid_at)
+                if linked:  # announced as paid already, and so was the holder: both counted it
+                    self._link(entry, settlement.receipt, Flag.DOUBLE_COUNT, holder_flag=Flag.DOUBLE_COUNT)
+                return SettleResult(entry.record, changed=False, receipt_filled=filled, contradicts=not filled)
+            return SettleResult(record, changed=False, contradicts=_other_receipt(record.receipt, settlement))
+        if record.late_success is not None:
+            late_receipt = record.late_success.get("receipt")
+            return SettleResult(record, changed=False, contradicts=_other_receipt(late_receipt, settlement))
+        linked = self._linkable(settlement.receipt, transaction_id)
+        if settlement.receipt is not None and not linked and not self._claim_or_flag(entry, settlement.receipt):
+            return SettleResult(entry.record, changed=False, contradicts=True)
+        late = {
+            "receipt": settlement.receipt,
+            "result_code": settlement.result_code,
+            "result_desc": settlement.result_desc,
+            "source": settlement.source.value,
+            "paid_at": iso(settlement.paid_at) if settlement.paid_at else None,
+            "received_at": iso(now_utc()),
+        }
+        self._update(
+            entry,
+            late_success={k: v for k, v in late.items() if v is not None},
+            late_event_published=False,
+            flags=tuple(sorted({*entry.record.flags, Flag.LATE_SUCCESS.value})),
+        )
+        entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now_utc() + OUTBOX_GRACE)
+        if linked:
+            assert settlement.receipt is not None
+            self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
+        return SettleResult(entry.record, changed=False, late_success=True)
 
     def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
         with self._lock:
@@ -311,14 +335,20 @@ class InMemoryRecordStore:
         return True
 
 
+def _other_receipt(known: object, settlement: Settlement) -> bool:
+    return bool(settlement.receipt and known and settlement.receipt != known)
+
+
 def _not_sent(record: Record) -> bool:
     return record.status is Status.FAILED and record.result_code == NOT_SENT
 
 
 class InMemoryInbox:
-    def __init__(self) -> None:
+    def __init__(self, per_source_hourly: int = 600) -> None:
         self.items: list[InboxItem] = []
-        self.applied: dict[str, str] = {}  # key -> transaction id
+        self.applied: dict[str, tuple[str, str]] = {}  # key -> (transaction id, outcome)
+        self.admitted: dict[str, int] = {}
+        self.per_source_hourly = per_source_hourly
 
     def keep(self, kind: Kind, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> bool:
         key = f"unmatched#{kind.value}#{ref}#{hashlib.sha256(body.encode()).hexdigest()[:24]}"
@@ -330,8 +360,14 @@ class InMemoryInbox:
     def waiting(self, kind: Kind, ref: str) -> list[InboxItem]:
         return [i for i in self.items if i.kind is kind and i.ref == ref and i.key not in self.applied]
 
-    def mark_applied(self, item: InboxItem, transaction_id: str) -> None:
-        self.applied[item.key] = transaction_id
+    def mark_applied(self, item: InboxItem, transaction_id: str, outcome: str = "applied") -> None:
+        self.applied[item.key] = (transaction_id, outcome)
+
+    def admit(self, source_ip: str) -> bool:
+        if self.admitted.get(source_ip, 0) >= self.per_source_hourly:
+            return False
+        self.admitted[source_ip] = self.admitted.get(source_ip, 0) + 1
+        return True
 
 
 @dataclass
@@ -428,6 +464,34 @@ class RecordingStarter:
         if self.fail:
             raise RuntimeError("Step Functions unavailable")
         self.started.append(transaction_id)
+
+
+@dataclass
+class StkFlowFakes:
+    """The STK flow wired to fakes, and the fakes, for a test to drive and inspect."""
+
+    payments: StkPayments
+    store: InMemoryRecordStore
+    inbox: InMemoryInbox
+    publisher: RecordingPublisher
+    gateway: FakeStkGateway
+    starter: RecordingStarter
+    settings: MpesaSettings
+
+
+def stk_flow(settings: MpesaSettings) -> StkFlowFakes:
+    store, inbox, publisher = InMemoryRecordStore(), InMemoryInbox(), RecordingPublisher()
+    gateway, starter = FakeStkGateway(), RecordingStarter()
+    deps = StkDeps(
+        settings=settings,
+        store=store,
+        inbox=inbox,
+        outbox=Outbox(store, publisher, {Kind.STK: StkEvents()}),
+        gateway=lambda: gateway,
+        flow=starter,
+        timing=FlowTiming(),
+    )
+    return StkFlowFakes(StkPayments(deps), store, inbox, publisher, gateway, starter, settings)
 
 
 class InMemoryC2BStore:

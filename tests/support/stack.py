@@ -161,3 +161,9 @@ def clear_faults(simulator: SimulatorServer) -> None:
 
 def accept_prompt(simulator: SimulatorServer, checkout_request_id: str, pin: str = "1234") -> Any:
     return control(simulator, "POST", f"prompts/{checkout_request_id}/accept", {"pin": pin})
+
+
+def callbacks_delivered(simulator: SimulatorServer, kind: str) -> list[dict[str, Any]]:
+    """The simulator's callbacks of `kind` that reached a receiver (with its answer's status)."""
+    entries: list[dict[str, Any]] = control(simulator, "GET", f"callbacks?kind={kind}")
+    return [entry for entry in entries if entry.get("delivered")]

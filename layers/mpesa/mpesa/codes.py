@@ -1,4 +1,11 @@
-"""M-Pesa result codes: the integration guide's mapping, and a richer disposition for each known code."""
+"""M-Pesa's codes, one table for everything that reads them (docs/decisions.md, "One table of codes").
+
+`classify(result_code)` is what a result code means wherever it appears (a callback, an STK query, an
+async Result): the outcome in the integration guide's vocabulary, whether the request has ended, and
+whether the customer may be asked again (and after how long). The flows settle records by it, the API
+shows it, and MpesaService returns it. `classify_refusal(error_code, message)` does the same for
+Daraja's synchronous error answers. `handle_mpesa_result` stays exactly the guide's function.
+"""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +34,17 @@ class ResultCodeInfo:
     meaning: str
     disposition: Disposition
     outcome: Outcome
+    retry_after_s: int | None = None  # the guide's or Daraja's wait before asking the customer again
+
+    @property
+    def final(self) -> bool:
+        """The request has ended (whatever the result): a record may settle on it."""
+        return self.disposition in (Disposition.FINAL, Disposition.RETRYABLE)
+
+    @property
+    def retryable(self) -> bool:
+        """A new request (asking the customer again) may succeed."""
+        return self.disposition is Disposition.RETRYABLE
 
 
 STILL_PROCESSING_ERROR = "500.001.1001"  # STK query's "The transaction is being processed" error body
@@ -58,8 +76,9 @@ def handle_mpesa_result(result_code: int | str) -> str:
 
 _F, _R, _P = Disposition.FINAL, Disposition.RETRYABLE, Disposition.PENDING
 
-# Every code in the Daraja reference's result-code table (§6), with our disposition.
-_CODES: dict[str, tuple[str, Disposition]] = {
+# Every code in the Daraja reference's result-code table (§6), with our disposition (and, for retryable
+# ones with a known wait, the seconds to wait before asking again).
+_CODES: dict[str, tuple[str, Disposition] | tuple[str, Disposition, int]] = {
     "0": ("success", _F),
     "1": ("insufficient balance", _F),
     "2": ("amount below the minimum", _F),
@@ -69,19 +88,19 @@ _CODES: dict[str, tuple[str, Disposition]] = {
     "11": ("debit party invalid", _F),
     "2006": ("account status does not allow the transaction", _F),
     "15": ("duplicate detected: query the status of the original", _F),
-    "17": ("rule limited or internal failure: retry after two minutes", _R),
+    "17": ("rule limited or internal failure: retry after two minutes", _R, 120),
     "18": ("initiator credential check failed", _F),
     "20": ("unknown initiator", _F),
     "21": ("initiator lacks the role", _F),
     "22": ("initiator inactive", _F),
     "24": ("missing mandatory fields", _F),
     "25": ("invalid parameters", _F),
-    "26": ("traffic blocking: system too busy", _R),
+    "26": ("traffic blocking: system too busy", _R, 60),
     "29": ("invalid command", _F),
-    "100000001": ("system overloaded", _R),
-    "100000002": ("throttled", _R),
-    "100000011": ("rate exceeded", _R),
-    "1001": ("unable to lock subscriber: another transaction in progress", _R),
+    "100000001": ("system overloaded", _R, 60),
+    "100000002": ("throttled", _R, 60),
+    "100000011": ("rate exceeded", _R, 60),
+    "1001": ("unable to lock subscriber: another transaction in progress", _R, 60),
     "1019": ("transaction expired", _F),
     "1025": ("error sending the push request", _R),
     "9999": ("error sending the push request", _R),
@@ -98,6 +117,9 @@ _CODES: dict[str, tuple[str, Disposition]] = {
     "R000002": ("invalid original transaction ID", _F),
     "4001": ("cancelled by the user", _F),
     STILL_PROCESSING_ERROR: ("the transaction is being processed", _P),
+    # Our own codes, for outcomes M-Pesa did not state itself.
+    "NOT_SENT": ("the request never reached M-Pesa", _F),
+    "NOT_IN_STATEMENT": ("M-Pesa's statement does not list it once its window closed: never paid", _F),
     "C2B00011": ("rejected: invalid MSISDN", _F),
     "C2B00012": ("rejected: invalid account number", _F),
     "C2B00013": ("rejected: invalid amount", _F),
@@ -114,13 +136,13 @@ def classify(result_code: int | str | None) -> ResultCodeInfo:
     code = normalise_code(result_code)
     if code not in _CODES:
         return ResultCodeInfo(code, "unrecognised result code", Disposition.UNKNOWN, Outcome.UNKNOWN)
-    meaning, disposition = _CODES[code]
+    meaning, disposition, *wait = _CODES[code]
     outcome = Outcome(handle_mpesa_result(code))
     if outcome is Outcome.UNKNOWN:
         outcome = _OUTCOME_BY_DISPOSITION[disposition]
         if code == "4001":  # B2B express: user cancelled
             outcome = Outcome.CANCELLED
-    return ResultCodeInfo(code, meaning, disposition, outcome)
+    return ResultCodeInfo(code, meaning, disposition, outcome, wait[0] if wait else None)
 
 
 _OUTCOME_BY_DISPOSITION = {
@@ -133,3 +155,38 @@ _OUTCOME_BY_DISPOSITION = {
 
 def is_pending(result_code: int | str | None) -> bool:
     return classify(result_code).disposition is Disposition.PENDING
+
+
+class Refusal(StrEnum):
+    """What a synchronous refusal of a request means for the caller."""
+
+    CALLER_ERROR = "caller_error"  # the request itself is wrong: fix it before trying again
+    CUSTOMER_BUSY = "customer_busy"  # another prompt is open on the customer's phone
+    RATE_LIMITED = "rate_limited"  # Daraja's spike arrest or quota
+    UPSTREAM = "upstream"  # Daraja's own trouble or our configuration (credentials, shortcode)
+
+
+@dataclass(frozen=True)
+class RefusalInfo:
+    code: str
+    refusal: Refusal
+    retryable: bool
+    retry_after_s: int | None = None
+
+
+BAD_REQUEST_CODE_PREFIX = "400.002"  # "Bad Request - Invalid <Field>" and "Invalid request payload"
+_REFUSALS: dict[str, RefusalInfo] = {
+    "500.003.02": RefusalInfo("500.003.02", Refusal.RATE_LIMITED, True, 10),  # spike arrest
+    "500.003.03": RefusalInfo("500.003.03", Refusal.RATE_LIMITED, True, 60),  # quota
+}
+
+
+def classify_refusal(error_code: str | None, error_message: str) -> RefusalInfo:
+    """What Daraja's synchronous error answer (`errorCode`, `errorMessage`) means for the caller."""
+    code = error_code or ""
+    if code.startswith(BAD_REQUEST_CODE_PREFIX):
+        return RefusalInfo(code, Refusal.CALLER_ERROR, False)
+    if code == STILL_PROCESSING_ERROR and "lock" in error_message.lower():
+        # 500.001.1001 "Unable to lock subscriber": the same wait as result code 1001.
+        return RefusalInfo(code, Refusal.CUSTOMER_BUSY, True, classify("1001").retry_after_s)
+    return _REFUSALS.get(code, RefusalInfo(code, Refusal.UPSTREAM, False))

@@ -90,3 +90,7 @@ class PayloadTooLargeError(RefusedError):
     def __init__(self, limit_bytes: int) -> None:
         super().__init__(f"the body must be at most {limit_bytes} bytes")
         self.limit_bytes = limit_bytes
+
+
+class TooManyCallbacksError(RefusedError):
+    """A source sent more unauthenticated callbacks than the inbox keeps per hour: refused (429), not kept."""

@@ -8,6 +8,7 @@ from mpesa.errors import InputError
 # Plain decimal notation only: no sign, exponent, thousands separator, NaN or infinity.
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 MAX_AMOUNT_TEXT = 24  # characters; longer strings are rejected before any parsing
+MAX_WHOLE_DIGITS = 15  # no M-Pesa amount comes near; a longer one is refused before conversion
 
 
 def parse_amount(value: object, field: str = "amount") -> int:
@@ -20,6 +21,8 @@ def parse_amount(value: object, field: str = "amount") -> int:
     if isinstance(value, bool):
         raise InputError(field, "must be a number, not a boolean")
     if isinstance(value, int):
+        if value.bit_length() > 64:  # before any conversion of a huge int
+            raise InputError(field, "is too large")
         amount = Decimal(value)
     elif isinstance(value, Decimal):
         amount = value
@@ -33,12 +36,12 @@ def parse_amount(value: object, field: str = "amount") -> int:
         raise InputError(field, "must be a finite number")
     if amount.is_signed() and amount != 0:
         raise InputError(field, "must not be negative")
+    if amount != 0 and amount.adjusted() >= MAX_WHOLE_DIGITS:
+        # Checked on the exponent, before any conversion: int(Decimal("1e1000000")) takes seconds.
+        raise InputError(field, "is too large")
     if amount != amount.to_integral_value():
         raise InputError(field, f"must be a whole number: M-Pesa takes whole units and {value!s} is not rounded")
-    whole = int(amount)
-    if len(str(whole)) > 15:
-        raise InputError(field, "is too large")
-    return whole
+    return int(amount)
 
 
 def _decimal_from_text(text: str, field: str) -> Decimal:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mpesa.daraja.client import DarajaClient
     from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
+    from mpesa.reconciliation.daily import DailyReconciliation
+    from mpesa.reconciliation.report import S3Reports
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
@@ -96,9 +98,15 @@ def store() -> DynamoRecordStore:
 
 @cache
 def inbox() -> DynamoInbox:
-    from mpesa.records.inbox import DynamoInbox
+    from datetime import timedelta
 
-    return DynamoInbox(env("TRANSACTIONS_TABLE_NAME"))
+    from mpesa.records.inbox import DEFAULT_PER_SOURCE_HOURLY, DEFAULT_RETENTION, DynamoInbox
+
+    return DynamoInbox(
+        env("TRANSACTIONS_TABLE_NAME"),
+        retention=timedelta(days=int(os.environ.get("MPESA_INBOX_RETENTION_DAYS", DEFAULT_RETENTION.days))),
+        per_source_hourly=int(os.environ.get("MPESA_INBOX_PER_SOURCE_HOURLY", DEFAULT_PER_SOURCE_HOURLY)),
+    )
 
 
 @cache
@@ -185,8 +193,36 @@ def sweep() -> Sweep:
     return Sweep(store(), outbox(), [stk_payments().resolution])
 
 
+@cache
+def reports() -> S3Reports:
+    from mpesa.reconciliation.report import S3Reports
+
+    return S3Reports(env("REPORTS_BUCKET_NAME"))
+
+
+@cache
+def reconciliation() -> DailyReconciliation:
+    from mpesa.flows.stk.reconcile import StkReconciler
+    from mpesa.reconciliation.daily import DailyReconciliation
+    from mpesa.reconciliation.statement import PullStatement
+
+    fail_absent = os.environ.get("RECONCILIATION_FAIL_ABSENT", "true").lower() != "false"
+    return DailyReconciliation(
+        store(),
+        PullStatement(daraja().pull),
+        outbox(),
+        [StkReconciler(stk_payments().deps, fail_absent=fail_absent)],
+        reports(),
+    )
+
+
+def balances() -> dict[str, Any]:
+    """The latest account balances known, per shortcode (reported by Account Balance results)."""
+    return {}
+
+
 def reset() -> None:
-    for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep):
+    for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation):
         built.cache_clear()
     for built_c2b in (c2b_config, c2b_store, c2b_payments):  # their own loop: the tuple types differ
         built_c2b.cache_clear()

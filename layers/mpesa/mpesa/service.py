@@ -16,7 +16,10 @@ Raised: CircuitBreakerError (as in the guide's examples) and ConfigurationError 
 `success` means: for stk_push/b2c_payment/get_account_balance, the request was accepted (the
 outcome arrives later: `status` "pending"); for query_stk_push, the payment succeeded. A pending
 query has `status` "pending" and `result_code` None, so the guide's polling loop
-(`if status["result_code"] is not None: return status`) keeps polling.
+(`if status["result_code"] is not None: return status`) keeps polling. A query's `status` is the
+outcome mpesa.codes gives the code (the guide's `handle_mpesa_result` where the guide lists the code),
+with `retryable` and `retry_after_s`: the same answer the payment API and the flows give. Daraja's
+refusals carry `retryable`/`retry_after_s` too (500.001.1001 "Unable to lock subscriber": 60 s).
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any, get_args
 
-from mpesa.codes import classify, handle_mpesa_result
+from mpesa.codes import Outcome, classify, classify_refusal
 from mpesa.daraja.aws import state_table_name as state_table_from_env
 from mpesa.daraja.breaker import CircuitBreakerError
 from mpesa.daraja.client import DarajaClient
 from mpesa.daraja.errors import (
+    AnswerMismatchError,
     DarajaApiError,
     DarajaError,
     DarajaResponseError,
@@ -87,7 +91,17 @@ def _failure(exc: DarajaError, **values: Any) -> dict[str, Any]:
         return _result(status="unknown", error_code=exc.error_code, error_message=str(exc), **values)
     if isinstance(exc, DarajaApiError):
         code = exc.error_code or f"HTTP_{exc.http_status}"
-        return _result(status="failed", error_code=code, error_message=exc.error_message, **values)
+        refusal = classify_refusal(exc.error_code, exc.error_message)
+        return _result(
+            status="failed",
+            error_code=code,
+            error_message=exc.error_message,
+            retryable=refusal.retryable,
+            retry_after_s=refusal.retry_after_s,
+            **values,
+        )
+    if isinstance(exc, AnswerMismatchError):  # about another payment: it says nothing about this one
+        return _result(status="unknown", error_code="ANSWER_MISMATCH", error_message=str(exc), **values)
     codes: list[tuple[type[DarajaError], str]] = [
         (DarajaResponseError, "INVALID_RESPONSE"),
         (DarajaTransportError, "NETWORK_ERROR"),
@@ -147,13 +161,15 @@ def _stk_status(checkout_request_id: str, answer: StkQueryResponse) -> dict[str,
         )
     if answer.result_code is None:
         return _result(status="unknown", result_desc=answer.result_desc, **common)
-    status = handle_mpesa_result(answer.result_code)
+    info = classify(answer.result_code)  # the same table the flows and the API read
     return _result(
-        success=status == "success",
-        status=status,
+        success=info.outcome is Outcome.SUCCESS,
+        status=info.outcome.value,
         result_code=_code_value(answer.result_code),
         result_desc=answer.result_desc,
-        disposition=classify(answer.result_code).disposition.value,
+        disposition=info.disposition.value,
+        retryable=info.retryable,
+        retry_after_s=info.retry_after_s,
         **common,
     )
 

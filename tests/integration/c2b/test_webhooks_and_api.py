@@ -94,7 +94,7 @@ def test_a_bad_confirmation_body_gets_4xx_and_no_payment_is_written(stack, handl
 
 
 def test_oversized_or_mistyped_bodies_are_refused_before_reading(stack, handlers):
-    huge = json.dumps({**c2b_payload(), "FirstName": "x" * 20_000})
+    huge = json.dumps({**c2b_payload(), "FirstName": "x" * 70_000})  # over the webhooks' 64 KiB
     assert deliver(handlers, "confirmation", huge)[0] == 413
     assert deliver(handlers, "validation", huge)[0] == 413
     text = {"Content-Type": "text/plain"}

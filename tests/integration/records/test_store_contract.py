@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from mpesa.clock import now_utc
+from mpesa.clock import NAIROBI, now_utc
 from mpesa.records import (
     NOT_SENT,
     OUTBOX_BUCKET,
@@ -177,3 +177,24 @@ def test_due_records_come_oldest_first_within_the_limit(store):
         store.create_pending(new(f"t{n}", next_check_at=base + timedelta(minutes=minutes)))
     due = store.due("stk", base + timedelta(hours=1), limit=2)
     assert [r.transaction_id for r in due] == ["t1", "t2"]
+
+
+def test_a_day_lists_the_records_created_on_it_and_receipts_name_their_record(store):
+    for n in range(12):
+        store.create_pending(new(f"t{n}"))
+    store.settle("t3", success())
+    today = now_utc().astimezone(NAIROBI).date()
+    assert sorted(r.transaction_id for r in store.created_on(today)) == sorted(f"t{n}" for n in range(12))
+    assert list(store.created_on(today - timedelta(days=1))) == []
+    assert store.receipt_holder("RKT1AB2CD3") == "t3"
+    assert store.receipt_holder("NOSUCH0000") is None
+
+
+def test_an_answer_that_contradicts_a_final_record_is_reported(store):
+    store.create_pending(new("t1"))
+    store.create_pending(new("t2"))
+    store.settle("t1", success(receipt="RCPT000001"))
+    assert store.settle("t1", Settlement(Status.FAILED, "1", "no", SettledBy.QUERY)).contradicts
+    assert store.settle("t1", success(receipt="RCPT000002")).contradicts
+    assert not store.settle("t1", success(receipt="RCPT000001")).contradicts  # a plain duplicate
+    assert store.settle("t2", success(receipt="RCPT000001", cid="ws_CO_2")).contradicts  # pays another record

@@ -7,16 +7,19 @@ import uuid
 import boto3
 import pytest
 
-from tests.support.stack import wait_for
+from mpesa.records import InboxReason
+from tests.support.stack import accept_prompt, wait_for
 from tests.support.stk import (
     body_for,
     callback_before_answer,
     deliver,
     pending_payment,
     push,
+    query,
     settled,
     status,
     stk_callback,
+    transactions,
 )
 
 
@@ -71,30 +74,30 @@ def test_unknown_checkout_request_id_is_stored_not_dropped(stack, handlers):
     code, body = deliver(handlers, stk_callback(cid))
     assert code == 200
     assert body["ResultCode"] == 0
-    items = boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"]
-    assert [i["record_type"] for i in items] == ["unmatched_stk"]
-    assert items[0]["checkout_request_id"] == cid
+    items = [i for i in transactions() if i["record_type"] == "unmatched_stk"]
+    assert [i["checkout_request_id"] for i in items] == [cid]
+    assert items[0]["reason"] == InboxReason.UNCONFIRMED.value
     assert json.loads(items[0]["body"])["Body"]["stkCallback"]["CheckoutRequestID"] == cid
 
 
-def test_callback_that_arrives_before_the_checkout_id_is_stored(stack, handlers, simulator, monkeypatch):
-    """The guide's route cannot name the transaction: the callback waits as unmatched and is applied
-    when the push's answer stores the CheckoutRequestID."""
+def test_an_unsigned_callback_that_beats_the_checkout_id_never_settles_by_itself(
+    stack, handlers, simulator, monkeypatch
+):
+    """The guide's route carries no per-record secret: its callback is kept, and the record moves only
+    on what the STK query says; the kept callback is then compared with that outcome."""
     callback_before_answer(
         monkeypatch, lambda accepted, _: deliver(handlers, stk_callback(accepted.checkout_request_id))
     )
     simulator.configure(callback_mode="drop")
     code, accepted = push(handlers, body_for(phone="254712345678"))
     assert code == 202
-    payment = settled(handlers, accepted["transaction_id"])
-    assert payment["status"] == "SUCCESS"
-    assert payment["receipt"] == "RKT1AB2CD3"
-    unmatched = [
-        i
-        for i in boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"]
-        if i["record_type"] == "unmatched_stk"
-    ]
-    assert unmatched[0]["applied_to"] == accepted["transaction_id"]
+    txn_id = accepted["transaction_id"]
+    assert status(handlers, txn_id)[1]["status"] == "PENDING"
+    accept_prompt(simulator, accepted["checkout_request_id"])  # the customer really pays
+    code, answer = query(handlers, txn_id)
+    assert (answer["status"], answer["settled_by"], answer["receipt"]) == ("SUCCESS", "query", None)
+    [kept] = [i for i in transactions() if i["record_type"] == "unmatched_stk"]
+    assert (kept["applied_to"], kept["applied_as"]) == (txn_id, "confirmed")
 
 
 def test_signed_callback_settles_even_before_the_checkout_id_is_stored(stack, handlers, simulator, monkeypatch):
@@ -146,4 +149,4 @@ def test_malformed_callbacks_get_4xx_and_write_nothing(stack, handlers, raw):
     code, body = deliver(handlers, None, raw=raw)
     assert 400 <= code < 500
     assert "Traceback" not in json.dumps(body)
-    assert boto3.resource("dynamodb").Table("TransactionsTable").scan()["Items"] == []
+    assert transactions() == []

@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mpesa import runtime
-from mpesa.records import InboxReason, Kind, SettledBy, Settlement, Status
+from mpesa.records import InboxReason, SettledBy, Settlement, Status
 from mpesa.records.dynamodb import DynamoRecordStore
-from tests.support.stack import accept_prompt, inject_fault, simulator_requests
+from tests.support.stack import accept_prompt, inject_fault, simulator_requests, wait_for
 from tests.support.stk import (
     STK_PATH,
     body_for,
@@ -163,22 +163,25 @@ def test_a_late_success_event_that_failed_is_resent_by_the_sweep(stack, handlers
     assert runtime.sweep().run(now_utc() + timedelta(hours=2)) == {}
 
 
-def test_an_early_guide_route_callback_is_applied_by_the_next_resolution(stack, handlers, simulator):
+def test_an_unconfirmed_callback_is_compared_with_what_the_query_says(stack, handlers, simulator):
     accepted = pending_payment(stack, handlers, simulator)
     cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
-    # As if the callback had arrived before the CheckoutRequestID was visible in the index.
-    runtime.inbox().keep(
-        Kind.STK,
-        cid,
-        json.dumps(stk_callback(cid, receipt="EARLY12345")),
-        "196.201.214.200",
-        InboxReason.NO_RECORD,
-    )
+    # A success on the unsigned route, while the customer has not paid: kept, not applied.
+    assert deliver(handlers, stk_callback(cid, receipt="FORGED1234"))[0] == 200
     step = runtime.stk_payments().resolve(txn_id, attempt=0, max_attempts=3)
-    assert step.settled is True
-    payment = status(handlers, txn_id)[1]
-    assert (payment["status"], payment["receipt"], payment["settled_by"]) == ("SUCCESS", "EARLY12345", "callback")
-    assert simulator_requests(simulator, "/mpesa/stkpushquery/v1/query") == []
+    assert step.settled is False  # the query says: still being processed
+    assert len(simulator_requests(simulator, "/mpesa/stkpushquery/v1/query")) == 1
+    simulator.configure(callback_mode="normal")
+    accept_prompt(simulator, cid)  # the genuine payment, and its callback on the signed URL
+    # The genuine callback settles the record, then the kept forgery is compared with it and flagged.
+    payment = wait_for(lambda: (p := status(handlers, txn_id)[1])["flags"] and p)
+    assert payment["receipt"] != "FORGED1234"
+    assert payment["settled_by"] == "callback"
+    assert payment["flags"] == ["CALLBACK_MISMATCH"]  # the forgery is kept and flagged
+    kept = [i for i in table().scan()["Items"] if i["record_type"] == "unmatched_stk"]
+    assert [(i["reason"], i["applied_as"]) for i in kept] == [(InboxReason.UNCONFIRMED.value, "contradicted")]
+    events = wait_for(lambda: len(found := stack.of(txn_id)) >= 2 and found)
+    assert sorted(e["detail-type"] for e in events) == ["payment.callback_mismatch", "payment.succeeded"]
 
 
 def test_a_replayed_rejection_answers_as_the_first_time_without_pushing(stack, handlers, simulator):

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+from mpesa.telemetry import count
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -292,8 +294,10 @@ class Permit:
         if self.trial:
             b._guarded(lambda s: s.reopen(b.name, open_until, self.trial_id or ""))
             log.warning("circuit '%s' re-opened: the trial call failed", b.name)
+            count("CircuitOpened")
         elif b._guarded(lambda s: s.add_failure(b.name, b.failure_threshold, open_until)):
             log.warning("circuit '%s' opened after %d consecutive failures", b.name, b.failure_threshold)
+            count("CircuitOpened")
 
     def release(self) -> None:
         if self._finish() and self.trial:

@@ -8,7 +8,6 @@ naming the field, so a webhook can answer 400 with a log line and no stack trace
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,29 +16,31 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationError, model_validator
 
+from mpesa import safe_json
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT
 from mpesa.codes import handle_mpesa_result
 from mpesa.daraja.models import Code, DarajaResponse, OptionalText, Text, as_list, describe_validation_error
-from mpesa.errors import CallbackPayloadError, InputError
+from mpesa.errors import CallbackPayloadError, InputError, PayloadTooLargeError
 from mpesa.money import parse_amount
 
 Value = int | Decimal | str | None
 # What an Item/ResultParameter Value may hold on the wire. Only the items a property reads are checked
 # (and must be a Value): an unused item with an object or list Value does not spoil the callback.
 RawValue = int | Decimal | str | dict[str, Any] | list[Any] | None
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 64 * 1024  # the same cap as mpesa.edge.body.MAX_CALLBACK_BYTES
 
 
 def load_json(body: str | bytes | bytearray | Mapping[str, Any]) -> Any:
-    """Decode a callback body; numbers with a fraction become Decimal, never float."""
+    """Decode a callback body within mpesa.safe_json's bounds; numbers with a fraction become Decimal,
+    never float. Every problem is a CallbackPayloadError."""
     if isinstance(body, Mapping):
         return _decimalise(body)
-    if len(body) > MAX_BODY_BYTES:
-        raise CallbackPayloadError("body", f"is larger than {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CallbackPayloadError("body", "is not valid JSON") from None
+        return safe_json.parse(body, max_bytes=MAX_BODY_BYTES)
+    except safe_json.JsonBodyError as exc:
+        raise CallbackPayloadError("body", exc.message) from None
+    except PayloadTooLargeError:
+        raise CallbackPayloadError("body", f"is larger than {MAX_BODY_BYTES} bytes") from None
 
 
 def _decimalise(value: object) -> object:

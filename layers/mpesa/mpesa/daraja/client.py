@@ -20,7 +20,7 @@ from mpesa.clock import NAIROBI, SYSTEM_CLOCK, Clock, Deadline
 from mpesa.daraja.aws import dynamodb_client, state_table_name
 from mpesa.daraja.breaker import CircuitBreaker
 from mpesa.daraja.credentials import daraja_timestamp, security_credential, stk_password
-from mpesa.daraja.errors import DuplicateOriginatorConversationIdError, StillProcessingError
+from mpesa.daraja.errors import AnswerMismatchError, DuplicateOriginatorConversationIdError, StillProcessingError
 from mpesa.daraja.models import (
     AccountBalanceRequest,
     AsyncRequestResponse,
@@ -54,6 +54,7 @@ from mpesa.daraja.pipeline import (
     c2b_register_endpoint,
     c2b_simulate_endpoint,
 )
+from mpesa.daraja.pull import PullTransactionsApi
 from mpesa.daraja.tokens import DynamoTokenStore, TokenProvider, token_cache_key
 from mpesa.daraja.urls import validate_callback_url
 from mpesa.errors import ConfigurationError, InputError
@@ -115,6 +116,7 @@ class DarajaClient:
         )
         self.tokens = tokens
         self.breaker = self.pipeline.breaker
+        self.pull = PullTransactionsApi(self.pipeline, settings.business_short_code)
 
     @classmethod
     def from_environment(cls, settings: MpesaSettings | None = None, **options: Any) -> DarajaClient:
@@ -203,7 +205,9 @@ class DarajaClient:
         return response
 
     def stk_query(self, checkout_request_id: str, *, deadline: Deadline | None = None) -> StkQueryResponse:
-        """The STK push's state; `is_pending` covers both ResultCode 4999 and the 500.001.1001 answer."""
+        """The STK push's state; `is_pending` covers both ResultCode 4999 and the 500.001.1001 answer.
+
+        An answer naming another CheckoutRequestID raises AnswerMismatchError: it is about another payment."""
         s = self.settings
         password, timestamp = self._password()
         request = _build(
@@ -219,7 +223,10 @@ class DarajaClient:
             status, payload = self.pipeline.call(STK_QUERY, request.wire(), deadline)
         except StillProcessingError as exc:
             return StkQueryResponse.still_processing(checkout_request_id, exc)
-        return self.pipeline.parse(STK_QUERY, StkQueryResponse, status, payload)
+        answer = self.pipeline.parse(STK_QUERY, StkQueryResponse, status, payload)
+        if answer.checkout_request_id != checkout_request_id:
+            raise AnswerMismatchError(STK_QUERY.api, checkout_request_id, answer.checkout_request_id)
+        return answer
 
     def b2c_payment(
         self,

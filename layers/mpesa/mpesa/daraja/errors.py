@@ -37,13 +37,6 @@ _BUSINESS_500_003_PHRASES = ("already registered", "duplicate notification")
 _STILL_PROCESSING_PHRASES = ("being processed", "still under processing")
 
 TIMEOUT_ERROR_CODE = "TIMEOUT"
-BAD_REQUEST_CODE_PREFIX = "400.002"  # "Bad Request - Invalid <Field>" and "Invalid request payload"
-RATE_LIMIT_CODES = frozenset({SPIKE_ARREST_CODE, QUOTA_VIOLATION_CODE})
-
-
-def is_subscriber_locked(error_code: str | None, error_message: str) -> bool:
-    """500.001.1001 "Unable to lock subscriber": another prompt is open on the customer's phone."""
-    return error_code == STILL_PROCESSING_CODE and "lock" in error_message.lower()
 
 
 class DarajaError(MpesaError):
@@ -150,6 +143,16 @@ class DarajaTransportError(DarajaError, UnavailableError):
     @property
     def is_upstream_failure(self) -> bool:
         return True
+
+
+class AnswerMismatchError(DarajaError, UnavailableError):
+    """Daraja answered about another request than the one asked (another CheckoutRequestID): the answer is
+    not applied to anything; ask again later. Never carries personal data."""
+
+    def __init__(self, api: str, asked: str, answered: str) -> None:
+        super().__init__(api, "the answer names another request than the one asked")
+        self.asked = asked
+        self.answered = answered
 
 
 class OutcomeUnknownError(DarajaError, MayHaveMovedError):

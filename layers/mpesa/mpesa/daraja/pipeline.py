@@ -75,6 +75,8 @@ B2C_PAYMENT = Endpoint("b2c_payment", "/mpesa/b2c/v3/paymentrequest", RetryKind.
 TRANSACTION_STATUS = Endpoint("transaction_status", "/mpesa/transactionstatus/v1/query", RetryKind.SAFE, False)
 ACCOUNT_BALANCE = Endpoint("account_balance", "/mpesa/accountbalance/v1/query", RetryKind.SAFE, False)
 REVERSAL = Endpoint("reversal", "/mpesa/reversal/v1/request", RetryKind.CONNECT_ONLY, True)
+PULL_REGISTER = Endpoint("pull_register", "/pulltransactions/v1/register", RetryKind.SAFE, False)
+PULL_QUERY = Endpoint("pull_query", "/pulltransactions/v1/query", RetryKind.SAFE, False)
 
 
 def c2b_register_endpoint(version: str) -> Endpoint:

@@ -1,48 +1,57 @@
-"""Reading request bodies before any handler sees them: content type, size, and strict JSON."""
+"""Request bodies, read one way on every route: content type, byte cap, strict UTF-8, bounded JSON.
+
+Every refusal is a 4xx with a clear message and nothing written: 415 (not JSON), 413 (over the cap),
+400 (not UTF-8, not JSON, too deep, a number too long), 422 (JSON, but not an object).
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Mapping
-from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 from aws_lambda_powertools.event_handler import content_types
 
-MAX_BODY_BYTES = 16 * 1024
+from mpesa import safe_json
+from mpesa.errors import InputError, PayloadTooLargeError
+
+MAX_BODY_BYTES = 16 * 1024  # merchant API requests
+MAX_CALLBACK_BYTES = 64 * 1024  # what M-Pesa posts to the webhooks
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a number JSON allows")
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    """The body's bytes as API Gateway delivered them (payload v2: text, or base64 for binary)."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(str(body), validate=True)
+        except (binascii.Error, ValueError):
+            raise safe_json.JsonBodyError("could not be decoded from base64") from None
+    return str(body).encode("utf-8", "surrogatepass")
 
 
-def strict_json(text: str) -> Any:
-    """JSON with exact decimals (never float) and no NaN/Infinity."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+def json_body(text: str) -> Any:
+    """The resolver's deserializer: the same bounds as `precheck_json`."""
+    return safe_json.parse(text, max_bytes=MAX_BODY_BYTES)
 
 
-def precheck_json(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Before any parsing: 415 for another content type, 413 for an oversized body, 400 for bad JSON.
+def precheck_json(event: Mapping[str, Any], max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any] | None:
+    """Before any handler logic: the body must be a JSON object within the bounds.
 
     Returns an API Gateway (payload v2) response to send as is, or None when the body may be parsed.
     """
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body).decode()
-        except (ValueError, UnicodeDecodeError):
-            return proxy_error(400, "invalid_body", "the body could not be decoded")
     if content_type != "application/json":
         return proxy_error(415, "unsupported_media_type", "Content-Type must be application/json")
-    if len(body.encode()) > MAX_BODY_BYTES:
-        return proxy_error(413, "payload_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
     try:
-        parsed = strict_json(body)
-    except ValueError:
-        return proxy_error(400, "invalid_json", "the body is not valid JSON")
+        parsed = safe_json.parse(raw_body(event), max_bytes=max_bytes)
+    except PayloadTooLargeError as exc:
+        return proxy_error(413, "payload_too_large", str(exc))
+    except InputError as exc:
+        return proxy_error(400, "invalid_json", f"the body {exc.message}")
     if not isinstance(parsed, dict):
         return proxy_error(422, "invalid_request", "body: must be a JSON object")
     return None

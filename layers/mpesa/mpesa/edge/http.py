@@ -6,9 +6,11 @@ answer with the field or reason at fault, never a stack trace:
 | error                                   | status | code                      |
 |-----------------------------------------|--------|---------------------------|
 | request validation, InputError          | 422    | invalid_request           |
+| a body that is not bounded JSON         | 400    | invalid_json              |
 | an unreadable callback                  | 400    | invalid_callback          |
 | a callback that fails authentication    | 403    | forbidden                 |
 | a body over the route's limit           | 413    | payload_too_large         |
+| unauthenticated callbacks over budget   | 429    | too_many_requests         |
 | NotFoundError                           | 404    | not_found                 |
 | ConflictError, reused Idempotency-Key   | 409    | idempotency_key_reused    |
 | the same key still being processed      | 409    | request_in_progress       |
@@ -30,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from mpesa.clock import Deadline
-from mpesa.edge.body import strict_json
+from mpesa.edge.body import json_body
 from mpesa.edge.callbacks import source_ip
 from mpesa.edge.observability import logger, metrics
 from mpesa.errors import (
@@ -42,8 +44,10 @@ from mpesa.errors import (
     NotFoundError,
     NotSentError,
     PayloadTooLargeError,
+    TooManyCallbacksError,
     UnavailableError,
 )
+from mpesa.safe_json import JsonBodyError
 
 _LOCATIONS = ("body", "header", "query", "path")
 API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
@@ -85,7 +89,7 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGate
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
     `record_noun`/`id_name` word the 404 ("no payment with this transaction_id")."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:
@@ -107,6 +111,10 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGate
     def _input(exc: InputError) -> Response[str]:
         return invalid(exc.field, exc.message)
 
+    @app.exception_handler(JsonBodyError)
+    def _bad_json(exc: JsonBodyError) -> Response[str]:
+        return error(400, "invalid_json", f"the body {exc.message}")
+
     @app.exception_handler(CallbackPayloadError)
     def _bad_callback(exc: CallbackPayloadError) -> Response[str]:
         logger.warning("callback refused: invalid payload", extra={"field": exc.field, "problem": exc.message})
@@ -119,6 +127,11 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGate
         )
         metrics.add_metric(name="CallbackRefused", unit=MetricUnit.Count, value=1)
         return error(403, "forbidden", "forbidden")
+
+    @app.exception_handler(TooManyCallbacksError)
+    def _too_many(exc: TooManyCallbacksError) -> Response[str]:
+        logger.warning("callback refused: rate limited", extra={"source_ip": source_ip(app.current_event.raw_event)})
+        return error(429, "too_many_requests", str(exc))
 
     @app.exception_handler(PayloadTooLargeError)
     def _too_large(exc: PayloadTooLargeError) -> Response[str]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
-from mpesa.logs import logger
+from mpesa.telemetry import logger, metrics
 
 tracer = Tracer()
-metrics = Metrics()
 
 __all__ = ["API_GATEWAY_HTTP", "lambda_entry", "logger", "metrics", "tracer"]
 

@@ -9,15 +9,16 @@ event is owed) and `next_check_at`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+import hashlib
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from mpesa.clock import iso, now_utc
+from mpesa.clock import NAIROBI, iso, now_utc
 from mpesa.records.dynamo import cancellation_codes, conditional_failed, only_conditions_failed, transaction_cancelled
 from mpesa.records.model import (
     NOT_SENT,
@@ -36,6 +37,7 @@ from mpesa.records.model import (
 )
 from mpesa.records.receipts import (
     Claim,
+    claim_key,
     claimed_by_another,
     read_claim,
     receipt_refused,
@@ -53,8 +55,17 @@ _OPEN = {":pending": Status.PENDING.value, ":unknown": Status.UNKNOWN.value}
 _STATUS = {"#status": "status"}
 
 
+DAY_SHARDS = 8  # partitions of a day in the by-day index, so a busy day does not heat one partition
+
+
 def record_key(transaction_id: str) -> dict[str, str]:
     return {"pk": f"txn#{transaction_id}"}
+
+
+def day_partition(day: date, transaction_id: str) -> str:
+    """The by-day index's partition of a record: its Nairobi date and a shard from its id."""
+    shard = int(hashlib.sha256(transaction_id.encode()).hexdigest()[:8], 16) % DAY_SHARDS
+    return f"{day.isoformat()}#{shard}"
 
 
 def record_from_item(item: Mapping[str, Any]) -> Record:
@@ -84,6 +95,10 @@ def record_from_item(item: Mapping[str, Any]) -> Record:
     )
 
 
+def _other_receipt(known: object, settlement: Settlement) -> bool:
+    return bool(settlement.receipt and known and settlement.receipt != known)
+
+
 def _opt(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
     return None if value is None else str(value)
@@ -108,6 +123,35 @@ class DynamoRecordStore:
                 return record_from_item(item)
         return None
 
+    def created_on(self, day: date) -> Iterator[Record]:
+        for shard in range(DAY_SHARDS):
+            query: dict[str, Any] = {
+                "IndexName": "by-day",
+                "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}"),
+            }
+            while True:
+                page = self._table.query(**query)
+                keys = [{"pk": item["pk"]} for item in page.get("Items", [])]
+                yield from self._get_many(keys)
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def receipt_holder(self, receipt: str) -> str | None:
+        item = self._table.get_item(Key=claim_key(receipt), ConsistentRead=True).get("Item")
+        return None if item is None else str(item["transaction_id"])
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> Iterator[Record]:
+        """BatchGetItem in chunks of 100, retrying what DynamoDB leaves unprocessed."""
+        resource = self._table.meta.client
+        for start in range(0, len(keys), 100):
+            request: Any = {self._table.name: {"Keys": keys[start : start + 100]}}
+            while request:
+                answer = resource.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    yield record_from_item(item)
+                request = answer.get("UnprocessedKeys") or None
+
     def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
         response = self._table.query(
             IndexName="by-pending",
@@ -128,9 +172,11 @@ class DynamoRecordStore:
     # --- writes ------------------------------------------------------------------------------
 
     def create_pending(self, new: NewRecord) -> Record:
-        stamp = iso(now_utc())
+        now = now_utc()
+        stamp = iso(now)
         item: dict[str, Any] = {
             **record_key(new.transaction_id),
+            "day": day_partition(now.astimezone(NAIROBI).date(), new.transaction_id),
             "record_type": new.kind.record_type,
             "kind": new.kind.value,
             "transaction_id": new.transaction_id,
@@ -346,7 +392,7 @@ class DynamoRecordStore:
         if claimed_by_another(reasons):
             # The record could settle but the receipt belongs to another record: never pay twice.
             self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
-            return SettleResult(self.get(transaction_id), changed=False)
+            return SettleResult(self.get(transaction_id), changed=False, contradicts=True)
         if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
             self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
             return SettleResult(self.get(transaction_id), changed=False)
@@ -355,20 +401,29 @@ class DynamoRecordStore:
             if retries_left > 0:
                 return self._settle(transaction_id, settlement, retries_left - 1)
             raise exc
+        return self._after_final(current, settlement)
+
+    def _after_final(self, current: Record, settlement: Settlement) -> SettleResult:
+        """An answer about a record that is final already: a duplicate, a receipt for a query-settled
+        success, a late success to keep beside the record, or a contradiction to keep for review."""
+        transaction_id = current.transaction_id
         if settlement.status is not Status.SUCCESS:
-            return SettleResult(current, changed=False)  # a duplicate or a later, weaker answer
+            same = (settlement.status, settlement.result_code) == (current.status, current.result_code)
+            return SettleResult(current, changed=False, contradicts=not same)
         if current.status is Status.SUCCESS:
             if settlement.receipt and not current.receipt:
-                return SettleResult(self._fill_receipt(transaction_id, settlement), False, receipt_filled=True)
-            return SettleResult(current, changed=False)
-        if current.late_success is not None:
-            return SettleResult(current, changed=False)  # the late success was recorded already
+                filled = self._fill_receipt(transaction_id, settlement)
+                return SettleResult(self.get(transaction_id), False, receipt_filled=filled, contradicts=not filled)
+            return SettleResult(current, changed=False, contradicts=_other_receipt(current.receipt, settlement))
+        if current.late_success is not None:  # the late success was recorded already
+            late_receipt = current.late_success.get("receipt")
+            return SettleResult(current, changed=False, contradicts=_other_receipt(late_receipt, settlement))
         kept = self._record_late_success(transaction_id, settlement)
-        # A receipt another record holds (not a linkable one) is not kept: flagged, and nothing to announce.
-        return SettleResult(kept, False, late_success=kept.late_success is not None)
+        return SettleResult(self.get(transaction_id), False, late_success=kept, contradicts=not kept)
 
-    def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> Record:
-        """A success settled by query has no receipt; the callback that follows brings it."""
+    def _fill_receipt(self, transaction_id: str, settlement: Settlement) -> bool:
+        """A success settled by query has no receipt; the callback that follows brings it. False when the
+        receipt pays another record (flagged)."""
         assert settlement.receipt is not None
         values: dict[str, Any] = {":r": settlement.receipt, ":u": iso(now_utc()), ":s": Status.SUCCESS.value}
         expression = "SET receipt = :r, updated_at = :u"
@@ -383,12 +438,12 @@ class DynamoRecordStore:
             "ExpressionAttributeValues": values,
         }
         # Announced as paid already (by query, without a receipt): if another flow counted the receipt
-        # meanwhile, both announced the same money.
-        self._write_claiming_receipt(transaction_id, settlement.receipt, update, Flag.DOUBLE_COUNT)
-        return self.get(transaction_id)
+        # meanwhile, both announced the same money (DOUBLE_COUNT, on both records).
+        return self._write_claiming_receipt(transaction_id, settlement.receipt, update, Flag.DOUBLE_COUNT)
 
-    def _record_late_success(self, transaction_id: str, settlement: Settlement) -> Record:
-        """Keep a success that came after another final state; the outbox owes a late-success event."""
+    def _record_late_success(self, transaction_id: str, settlement: Settlement) -> bool:
+        """Keep a success that came after another final state; the outbox owes a late-success event.
+        False when its receipt pays another record (flagged, not kept as this record's)."""
         now = now_utc()
         late = {
             "receipt": settlement.receipt,
@@ -413,17 +468,19 @@ class DynamoRecordStore:
             },
         }
         if settlement.receipt:
-            self._write_claiming_receipt(transaction_id, settlement.receipt, update, Flag.COUNTED_BY_LINKED_RECORD)
-        else:
-            self._conditional(**update)
-        return self.get(transaction_id)
+            return self._write_claiming_receipt(
+                transaction_id, settlement.receipt, update, Flag.COUNTED_BY_LINKED_RECORD
+            )
+        self._conditional(**update)
+        return True
 
-    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any], linked: Flag) -> None:
-        """Apply `update` and claim the receipt in one transaction; flag the record if another holds it.
+    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any], linked: Flag) -> bool:
+        """Apply `update` and claim the receipt in one transaction. False, with the record flagged, when
+        another record holds the receipt; True otherwise (also when a concurrent writer got there first).
 
-        When the holder is another flow's record of the same payment, the update is applied without the
-        claim and both records are linked; `linked` is the flag this record takes (and, for DOUBLE_COUNT,
-        the holder too)."""
+        When the holder is another flow's record of the same payment (a C2B confirmation of this STK
+        payment), the update is applied without the claim and both records are linked: True. `linked` is
+        the flag this record takes (and, for DOUBLE_COUNT, the holder too)."""
         try:
             update_and_claim(self._table, transaction_id, receipt, update)
         except ClientError as exc:
@@ -433,11 +490,11 @@ class DynamoRecordStore:
             if not only_conditions_failed(reasons):
                 raise
             if not receipt_refused(reasons):
-                return
+                return True
             claim = read_claim(self._table, receipt)
             if claim is None or claim.holder_kind is None or claim.transaction_id == transaction_id:
                 self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
-                return
+                return False
             holder_flags = frozenset({linked.value}) if linked is Flag.DOUBLE_COUNT else frozenset()
             try:
                 update_beside_holder(
@@ -452,6 +509,8 @@ class DynamoRecordStore:
                 if not transaction_cancelled(again):
                     raise
                 self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
+                return False
+        return True
 
 
 def with_link(update: dict[str, Any], linked_to: str, flag: Flag) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class Status(StrEnum):
 
 class Flag(StrEnum):
     LATE_SUCCESS = "LATE_SUCCESS"  # M-Pesa confirmed a payment after we recorded another ending
+    ANSWER_MISMATCH = "ANSWER_MISMATCH"  # a query answer named another request: not applied
     CALLBACK_MISMATCH = "CALLBACK_MISMATCH"  # a callback disagreed with the record (amount/phone/ID)
     DUPLICATE_RECEIPT = "DUPLICATE_RECEIPT"  # the receipt is already claimed by another record
     OUTCOME_UNKNOWN_AT_INITIATION = "OUTCOME_UNKNOWN_AT_INITIATION"  # M-Pesa did not answer the request
@@ -151,6 +152,9 @@ class SettleResult:
     changed: bool  # True only for the one writer that moved the record to a final state
     late_success: bool = False  # a success arrived after another final state: stored and flagged
     receipt_filled: bool = False  # a receipt arrived for a success that had none (query-settled)
+    # The answer contradicts the record's final state (another outcome, another receipt, a receipt that
+    # pays another record): nothing changed, and the answer must be kept and announced for review.
+    contradicts: bool = False
 
 
 class RecordNotFoundError(NotFoundError):

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from mpesa.logs import logger
 from mpesa.records.model import Kind, Record, SettleResult
 from mpesa.records.store import OUTBOX_BUCKET, Announcement, Publisher, RecordStore
+from mpesa.telemetry import count, logger
 
 
 class EventCatalog(Protocol):
@@ -45,7 +45,11 @@ class Outbox:
             logger.error("success arrived after another final state; kept and flagged for review")
             self.late_success(result.record)
 
-    def settled(self, record: Record) -> None:
+    def settled(self, record: Record, *, first_time: bool = True) -> None:
+        """Announce the record's status; `first_time` counts it (per flow and status: the success rate,
+        the unknowns), which a re-send from the sweep does not."""
+        if first_time:
+            count(f"{record.kind.value}_{record.status.value}")
         try:
             owed = self._catalogs[record.kind].settled(record)
             for announcement in [owed] if isinstance(owed, Announcement) else owed:
@@ -75,7 +79,7 @@ class Outbox:
         counts: Counter[str] = Counter()
         for record in self._store.due(OUTBOX_BUCKET, now, limit):
             if record.status.is_final and not record.event_published:
-                self.settled(record)
+                self.settled(record, first_time=False)
                 counts["events_resent"] += 1
             if record.late_success is not None and not record.late_event_published:
                 self.late_success(record)

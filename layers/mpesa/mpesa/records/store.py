@@ -6,9 +6,9 @@ Every transition is one conditional write: a record changes state at most once, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -24,6 +24,14 @@ class RecordStore(Protocol):
 
     def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
         """The record of this kind that M-Pesa knows by `value` (e.g. a CheckoutRequestID)."""
+        ...
+
+    def created_on(self, day: date) -> Iterator[Record]:
+        """Every record created on `day` (Nairobi time), for reconciliation and reports."""
+        ...
+
+    def receipt_holder(self, receipt: str) -> str | None:
+        """The transaction id the M-Pesa receipt pays (its claim), if any record claimed it."""
         ...
 
     def due(self, bucket: str, before: datetime, limit: int = 100) -> list[Record]:
@@ -67,7 +75,8 @@ class RecordStore(Protocol):
 class InboxReason(StrEnum):
     """Why a callback waits in the inbox instead of being applied to a record."""
 
-    NO_RECORD = "no record for this callback"  # replayed once the record learns its identifier
+    NO_RECORD = "no record for this callback"
+    UNCONFIRMED = "not authenticated: compared with the outcome, never applied"
     DISAGREES = "disagrees with the record"
     DOES_NOT_SETTLE = "result code does not settle"
     SOURCE_REFUSED = "signed URL but source IP not allowed"
@@ -95,7 +104,13 @@ class Inbox(Protocol):
         """Callbacks for `ref` not yet applied, oldest first."""
         ...
 
-    def mark_applied(self, item: InboxItem, transaction_id: str) -> None: ...
+    def mark_applied(self, item: InboxItem, transaction_id: str, outcome: str = "applied") -> None:
+        """The callback was dealt with for this record: applied, confirmed or contradicted."""
+        ...
+
+    def admit(self, source_ip: str) -> bool:
+        """Whether one more unauthenticated callback from this source may be kept (a per-hour budget)."""
+        ...
 
 
 @dataclass(frozen=True)

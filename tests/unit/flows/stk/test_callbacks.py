@@ -114,12 +114,13 @@ def test_a_receipt_already_paying_another_record_is_never_counted_twice(flow, pe
     apply(flow, stk_callback(pending.checkout_request_id), pending.transaction_id)
     result = apply(flow, stk_callback(other.checkout_request_id, phone=254798765432), other.transaction_id)
     assert not result.changed
-    assert flow.store.get(other.transaction_id).flags == (Flag.DUPLICATE_RECEIPT.value,)
-    assert flow.publisher.types() == ["payment.succeeded"]
+    assert flow.store.get(other.transaction_id).flags == (Flag.CALLBACK_MISMATCH.value, Flag.DUPLICATE_RECEIPT.value)
+    assert flow.publisher.types() == ["payment.succeeded", "payment.callback_mismatch"]
+    assert [i.reason for i in flow.inbox.items] == [InboxReason.DISAGREES]
 
 
 def test_a_refused_source_on_the_signed_url_keeps_the_body(flow, pending):
-    body = json.dumps(stk_callback(pending.checkout_request_id))
+    body = json.dumps(stk_callback(pending.checkout_request_id)).encode()
     with pytest.raises(CallbackRefusedError):
         flow.payments.receive_callback(
             body, source_ip="203.0.113.9", source_allowed=False, transaction_id=pending.transaction_id
@@ -129,10 +130,10 @@ def test_a_refused_source_on_the_signed_url_keeps_the_body(flow, pending):
 
 def test_an_unreadable_body_on_the_signed_url_is_kept_and_one_on_the_guide_route_is_not(flow, pending):
     with pytest.raises(CallbackPayloadError):
-        flow.payments.receive_callback("{}", source_ip="127.0.0.1", source_allowed=True, transaction_id=None)
+        flow.payments.receive_callback(b"{}", source_ip="127.0.0.1", source_allowed=True, transaction_id=None)
     assert flow.inbox.items == []
     with pytest.raises(CallbackPayloadError):
         flow.payments.receive_callback(
-            "{}", source_ip="127.0.0.1", source_allowed=True, transaction_id=pending.transaction_id
+            b"{}", source_ip="127.0.0.1", source_allowed=True, transaction_id=pending.transaction_id
         )
     assert [i.reason for i in flow.inbox.items] == [InboxReason.UNREADABLE]

@@ -109,3 +109,14 @@ def test_the_sweep_resends_an_event_the_bus_refused(flow, pending, sweep):
     assert sweep.run(now_utc() + LATER) == {"events_resent": 1}
     assert sweep.run(now_utc() + 2 * LATER) == {}
     assert flow.publisher.types() == ["payment.succeeded"]
+
+
+def test_an_answer_about_another_payment_is_flagged_and_leaves_the_record_open(flow, pending):
+    from mpesa.daraja.errors import AnswerMismatchError
+    from mpesa.records import Flag
+
+    flow.gateway.query_answers.append(AnswerMismatchError("stk_query", pending.checkout_request_id, "ws_CO_x"))
+    step = flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
+    assert (step.settled, step.status) == (False, Status.PENDING)
+    assert flow.store.get(pending.transaction_id).flags == (Flag.ANSWER_MISMATCH.value,)
+    assert flow.publisher.published == []

@@ -21,9 +21,9 @@ from mpesa.flows.c2b.config import ValidationMode
 from mpesa.flows.c2b.events import MISMATCH, payment_view
 from mpesa.flows.c2b.model import C2BFlag, NewC2BPayment, check_trans_id, plan_match
 from mpesa.flows.c2b.ports import C2BDeps, WriteResult, Written
-from mpesa.logs import logger
 from mpesa.records.model import Flag, Kind, Record
 from mpesa.records.store import Announcement, InboxReason
+from mpesa.telemetry import logger
 
 MAX_MATCH_ATTEMPTS = 5  # concurrent payments to one expected payment: read it again, this many times
 UNPARSED = "unparsed"
@@ -39,22 +39,23 @@ class C2BConfirmations:
     def __init__(self, deps: C2BDeps) -> None:
         self._deps = deps
 
-    def receive(self, body: str, *, short_code: str, source_ip: str, source_allowed: bool) -> Confirmation:
+    def receive(self, body: bytes, *, short_code: str, source_ip: str, source_allowed: bool) -> Confirmation:
         """A confirmation on our URL for `short_code`. Raises CallbackRefusedError (403) or
         CallbackPayloadError (400) after keeping the body."""
+        text = body.decode("utf-8", "backslashreplace")  # what is kept; parsing reads the bytes strictly
         if not source_allowed:
-            self._keep(UNPARSED, body, source_ip, InboxReason.SOURCE_REFUSED)
+            self._keep(UNPARSED, text, source_ip, InboxReason.SOURCE_REFUSED)
             raise CallbackRefusedError("source IP not allowed")
         try:
             payload = parse_c2b_payload(body)
             check_trans_id(payload.trans_id)
         except CallbackPayloadError as exc:
-            self._keep(UNPARSED, body, source_ip, InboxReason.UNREADABLE, f"{exc.field}: {exc.message}")
+            self._keep(UNPARSED, text, source_ip, InboxReason.UNREADABLE, f"{exc.field}: {exc.message}")
             raise
         except ValueError as exc:  # InputError from the TransID check
-            self._keep(UNPARSED, body, source_ip, InboxReason.UNREADABLE, str(exc))
+            self._keep(UNPARSED, text, source_ip, InboxReason.UNREADABLE, str(exc))
             raise CallbackPayloadError("TransID", "must be ten upper-case letters and digits") from None
-        return self.confirm(payload, short_code=short_code, raw_body=body, source_ip=source_ip)
+        return self.confirm(payload, short_code=short_code, raw_body=text, source_ip=source_ip)
 
     def confirm(self, payload: C2BPayload, *, short_code: str, raw_body: str = "", source_ip: str = "") -> Confirmation:
         deps = self._deps

@@ -18,7 +18,7 @@ from mpesa.errors import InputError
 from mpesa.flows.c2b.model import Registration
 from mpesa.flows.c2b.ports import C2BDeps
 from mpesa.flows.c2b.urls import HookUrls, hook_urls, redact
-from mpesa.logs import logger
+from mpesa.telemetry import logger
 
 _ALREADY_REGISTERED = ("already registered", "duplicate notification")
 

@@ -29,9 +29,9 @@ from mpesa.errors import InputError
 from mpesa.flows.c2b.config import C2BConfig, OnError, ValidationMode
 from mpesa.flows.c2b.model import ExpectedPayment, ValidationRecord, normalise_reference
 from mpesa.flows.c2b.ports import C2BDeps
-from mpesa.logs import logger
 from mpesa.markets import Country, TransactionKind, check_amount, market_for, normalise_msisdn
 from mpesa.settings import MpesaSettings
+from mpesa.telemetry import logger
 
 PAY_BILL_TYPES = frozenset({"pay bill", "paybill", "customerpaybillonline"})
 BUY_GOODS_TYPES = frozenset({"buy goods", "buygoods", "customerbuygoodsonline"})

@@ -29,6 +29,8 @@ def payment_view(record: Record) -> dict[str, Any]:
             "transaction_id": record.transaction_id,
             "status": record.status.value,
             "outcome": info.outcome.value if info else None,
+            "retryable": info.retryable if info else None,
+            "retry_after_s": info.retry_after_s if info else None,
             "result_code": record.result_code,
             "result_desc": record.result_desc,
             "receipt": record.receipt,

@@ -16,15 +16,16 @@ from mpesa.records.store import InboxReason
 
 class StkPayments:
     def __init__(self, deps: StkDeps) -> None:
+        self.deps = deps
         self.callbacks = StkCallbacks(deps)
-        self.initiation = StkInitiation(deps, self.callbacks)
+        self.initiation = StkInitiation(deps)
         self.resolution = StkResolution(deps, self.callbacks)
 
     def initiate(self, request: StkPaymentRequest, *, request_key: str, deadline: Deadline | None = None) -> Initiation:
         return self.initiation.initiate(request, request_key=request_key, deadline=deadline)
 
     def receive_callback(
-        self, body: str, *, source_ip: str, source_allowed: bool, transaction_id: str | None
+        self, body: bytes, *, source_ip: str, source_allowed: bool, transaction_id: str | None
     ) -> SettleResult | None:
         return self.callbacks.receive(
             body, source_ip=source_ip, source_allowed=source_allowed, transaction_id=transaction_id

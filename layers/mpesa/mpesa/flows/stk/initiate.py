@@ -11,11 +11,9 @@ from mpesa.clock import Deadline, now_utc
 from mpesa.daraja.errors import DEFINITE_5XX_CODES, DarajaApiError, DarajaError, OutcomeUnknownError
 from mpesa.edge.signed_urls import signed_callback_url
 from mpesa.errors import ConflictError
-from mpesa.flows.stk.callbacks import StkCallbacks
 from mpesa.flows.stk.outcomes import Initiation, Upstream
 from mpesa.flows.stk.ports import StkDeps
 from mpesa.flows.stk.request import StkPaymentRequest, transaction_id_for
-from mpesa.logs import logger
 from mpesa.markets import market_for
 from mpesa.records.model import (
     NOT_SENT,
@@ -30,6 +28,7 @@ from mpesa.records.model import (
     Settlement,
     Status,
 )
+from mpesa.telemetry import logger
 
 if TYPE_CHECKING:
     from mpesa.daraja.models import StkPushResponse
@@ -47,9 +46,8 @@ class IdempotencyConflictError(ConflictError):
 
 
 class StkInitiation:
-    def __init__(self, deps: StkDeps, callbacks: StkCallbacks) -> None:
+    def __init__(self, deps: StkDeps) -> None:
         self._deps = deps
-        self._callbacks = callbacks
 
     def initiate(self, request: StkPaymentRequest, *, request_key: str, deadline: Deadline | None = None) -> Initiation:
         """Record the payment, then push the prompt at most once per `request_key`.
@@ -120,7 +118,6 @@ class StkInitiation:
                 break
             except Exception:  # the callback URL names the record, so a callback still settles it
                 logger.exception("could not store the CheckoutRequestID", extra={"attempt": attempt})
-        _guarded(self._callbacks.apply_waiting, transaction_id, cid)
         self._start_flow(transaction_id)
         record = self._current(transaction_id, refs)
         if record.checkout_request_id is None:

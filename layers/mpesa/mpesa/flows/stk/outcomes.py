@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mpesa.codes import Disposition, classify
-from mpesa.daraja.errors import BAD_REQUEST_CODE_PREFIX, RATE_LIMIT_CODES, is_subscriber_locked
+from mpesa.codes import Refusal, classify, classify_refusal
 from mpesa.records.model import Record, Status
 
 if TYPE_CHECKING:
@@ -15,17 +14,15 @@ if TYPE_CHECKING:
 
 
 def status_for(result_code: str | None) -> Status | None:
-    """The final state a result code means, or None when it does not settle the payment."""
+    """The final state a result code means (mpesa.codes decides whether it is final), or None when it
+    does not settle the payment."""
     info = classify(result_code)
-    if info.code == "0":
-        return Status.SUCCESS
-    if info.code == "1032":
-        return Status.CANCELLED
-    if info.code == "1037":
-        return Status.TIMEOUT
-    if info.disposition in (Disposition.PENDING, Disposition.UNKNOWN):
+    if not info.final:
         return None
-    return Status.FAILED
+    return _STATUS_BY_CODE.get(info.code, Status.FAILED)
+
+
+_STATUS_BY_CODE = {"0": Status.SUCCESS, "1032": Status.CANCELLED, "1037": Status.TIMEOUT}
 
 
 class Upstream(StrEnum):
@@ -64,9 +61,10 @@ class ResolveStep:
         return self.status is not Status.PENDING
 
 
-def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any]]:
-    """The API's answer to an initiation: 202 when a prompt was (or may have been) sent; otherwise the
-    refusal, read from the record so that a replay answers exactly as the first request did."""
+def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The API's answer to an initiation (status, body, headers): 202 when a prompt was (or may have
+    been) sent; otherwise the refusal, read from the record so that a replay answers exactly as the
+    first request did, with `retryable` and, where Daraja gives a wait, `Retry-After`."""
     record = result.record
     body: dict[str, Any] = {
         "transaction_id": record.transaction_id,
@@ -74,21 +72,32 @@ def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any]]:
         "status": record.status.value,
     }
     if result.upstream is Upstream.ACCEPTED:
-        return 202, body
+        return 202, body, {}
     if result.upstream is Upstream.UNKNOWN:
         body["detail"] = (
             "M-Pesa did not answer in time. The request was not re-sent; its outcome will arrive by "
             "callback or reconciliation. Do not retry with a new Idempotency-Key."
         )
-        return 202, body
-    # Rejected by Daraja: the caller's mistake (4xx) or Daraja's trouble (502).
+        return 202, body, {}
     code, message = record.result_code or "", record.result_desc or ""
-    body.update({"error": "rejected_by_mpesa", "mpesa_error_code": code, "message": message})
-    status = 502
-    if code.startswith(BAD_REQUEST_CODE_PREFIX):
-        status = 422
-    elif is_subscriber_locked(code, message):
-        status, body["error"] = 409, "customer_busy"
-    elif code in RATE_LIMIT_CODES:
-        status, body["error"] = 429, "mpesa_rate_limited"
-    return status, body
+    refusal = classify_refusal(code, message)
+    status, error = _REFUSAL_ANSWERS[refusal.refusal]
+    body.update(
+        {
+            "error": error,
+            "mpesa_error_code": code,
+            "message": message,
+            "retryable": refusal.retryable,
+            "retry_after_s": refusal.retry_after_s,
+        }
+    )
+    headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else {}
+    return status, body, headers
+
+
+_REFUSAL_ANSWERS = {
+    Refusal.CALLER_ERROR: (422, "rejected_by_mpesa"),
+    Refusal.CUSTOMER_BUSY: (409, "customer_busy"),
+    Refusal.RATE_LIMITED: (429, "mpesa_rate_limited"),
+    Refusal.UPSTREAM: (502, "rejected_by_mpesa"),
+}

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mpesa.clock import Deadline, now_utc
-from mpesa.daraja.errors import DarajaApiError, DarajaError
+from mpesa.daraja.errors import AnswerMismatchError, DarajaApiError, DarajaError
 from mpesa.errors import DarajaUnavailableError
 from mpesa.flows.stk.callbacks import StkCallbacks
 from mpesa.flows.stk.outcomes import QueryResult, ResolveStep, status_for
 from mpesa.flows.stk.ports import StkDeps
-from mpesa.logs import logger
-from mpesa.records.model import Kind, Record, Ref, SettledBy, Settlement, SettleResult, Status
+from mpesa.records.model import Flag, Kind, Record, Ref, SettledBy, Settlement, SettleResult, Status
+from mpesa.telemetry import count, logger
 
 UNKNOWN_RECHECK = timedelta(minutes=15)  # an UNKNOWN record is looked at again by the sweep after this
 DEFERRED_RECHECK = timedelta(minutes=5)  # M-Pesa could not answer: ask again then
@@ -38,18 +38,21 @@ class StkResolution:
         return ResolveStep(record.status, attempt, attempt >= max_attempts)
 
     def query_now(self, record: Record, *, deadline: Deadline | None = None) -> QueryResult:
-        """Settle an open record from what M-Pesa said: a callback waiting in the inbox first, else an STK
-        query. Raises DarajaUnavailableError on transient trouble (the state machine retries it)."""
+        """Settle an open record from what M-Pesa answers to an STK query (a call we make, so its answer
+        decides, and unconfirmed callbacks are then compared with it). Raises DarajaUnavailableError on
+        transient trouble (the state machine retries it)."""
         deps = self._deps
         if record.status.is_final or record.checkout_request_id is None:
             return QueryResult(record, None)
         checkout_request_id = record.checkout_request_id
-        if self._callbacks.apply_waiting(record.transaction_id, checkout_request_id):
-            record = deps.store.get(record.transaction_id)
-            if record.status.is_final:
-                return QueryResult(record, None)
         try:
             answer = deps.gateway().stk_query(checkout_request_id, deadline=deadline)
+        except AnswerMismatchError:
+            # About another payment: applied to nothing; the record stays open for the next resolution.
+            logger.warning("STK query answered about another CheckoutRequestID; not applied")
+            count("AnswerMismatch")
+            deps.store.flag(record.transaction_id, Flag.ANSWER_MISMATCH)
+            return QueryResult(deps.store.get(record.transaction_id), None)
         except DarajaApiError as exc:
             if exc.is_upstream_failure:
                 raise DarajaUnavailableError(str(exc)) from exc
@@ -73,6 +76,8 @@ class StkResolution:
             ),
         )
         deps.outbox.announce(settled)
+        if settled.changed:
+            self._callbacks.review_unconfirmed(settled.record)
         return QueryResult(settled.record, answer)
 
     def mark_unknown(self, transaction_id: str, reason: str) -> SettleResult:
@@ -97,7 +102,7 @@ class StkResolution:
         if current.status is Status.UNKNOWN:
             counts = []
             if not current.event_published:
-                self._deps.outbox.settled(current)
+                self._deps.outbox.settled(current, first_time=False)
                 counts.append("events_resent")
             # Without a CheckoutRequestID only a callback or a statement can tell: ask rarely.
             later = timedelta(hours=1) if current.checkout_request_id else timedelta(hours=24)

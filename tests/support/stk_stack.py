@@ -1,3 +1,6 @@
+"""Fixtures of the in-process STK stack (moto + the simulator + the handlers), shared as a pytest plugin
+(tests/conftest.py): `simulator`, `handlers`, `front`, `stack`."""
+
 import os
 from collections.abc import Iterator
 from typing import Any
