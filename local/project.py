@@ -21,6 +21,10 @@ LOCAL_ENV_DEFAULTS = {
     "STK_TIMEOUT_WAIT_SECONDS": "5",
     "STK_QUERY_INTERVAL_SECONDS": "3",
     "STK_QUERY_MAX_ATTEMPTS": "20",
+    # Payouts: wait 5 s for the Result, then Transaction Status every 3 s, 5 times, then UNKNOWN.
+    "B2C_RESULT_WAIT_SECONDS": "5",
+    "B2C_STATUS_INTERVAL_SECONDS": "3",
+    "B2C_STATUS_MAX_QUERIES": "5",
 }
 LOCAL_CALLER_IP = "127.0.0.1"
 C2B_REGISTER_ROUTE = "POST /v1/c2b/register"

@@ -7,6 +7,7 @@ day changes nothing more and announces only discrepancies not announced before.
 """
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,17 @@ class ReconcileTask(BaseModel):
     date: dt.date | None = None
 
 
+def _balances() -> dict[str, Any]:
+    """The latest Account Balance results per shortcode, with when M-Pesa computed them."""
+    settings = runtime.settings()
+    known: dict[str, Any] = {}
+    for short_code in sorted(code for code in (settings.business_short_code, settings.b2c_short_code) if code):
+        report = runtime.balances().report(short_code)
+        if report is not None:
+            known[short_code] = asdict(report)
+    return known
+
+
 @lambda_entry()
 def handler(event: Any, context: Any) -> dict[str, Any]:
     today = now_utc().astimezone(NAIROBI).date()
@@ -33,7 +45,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         raise InputError("date", "must not be in the future")
     logger.append_keys(reconciliation_date=day.isoformat())
     result = runtime.reconciliation().run(day)
-    report = runtime.reports().save(result, runtime.balances())
+    report = runtime.reports().save(result, _balances())
     count("DiscrepanciesFound", len(result.discrepancies))
     metrics.add_metadata(key="date", value=day.isoformat())
     return {

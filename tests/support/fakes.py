@@ -13,7 +13,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mpesa.clock import NAIROBI, Deadline, iso, now_utc
-from mpesa.daraja.models import C2BRegisterUrlResponse, StkPushResponse, StkQueryResponse
+from mpesa.daraja.models import (
+    AsyncRequestResponse,
+    B2CResponse,
+    C2BRegisterUrlResponse,
+    StkPushResponse,
+    StkQueryResponse,
+)
+from mpesa.errors import ConflictError
 from mpesa.flows.c2b.dynamodb import payment_item
 from mpesa.flows.c2b.model import (
     ExpectedPayment,
@@ -45,6 +52,8 @@ from mpesa.records import (
     SettleResult,
     Status,
 )
+from mpesa.records.balances import BalanceReport, BalanceRequest
+from mpesa.records.budgets import Reservation, Reserved
 from mpesa.records.dynamodb import record_from_item
 from mpesa.records.outbox import Outbox
 from mpesa.settings import MpesaSettings
@@ -178,6 +187,7 @@ class InMemoryRecordStore:
                     refs={**settlement.refs, **record.refs},
                     receipt=settlement.receipt or record.receipt,
                     paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
+                    details={**record.details, **settlement.details},
                 )
                 entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)
@@ -492,6 +502,158 @@ def stk_flow(settings: MpesaSettings) -> StkFlowFakes:
         timing=FlowTiming(),
     )
     return StkFlowFakes(StkPayments(deps), store, inbox, publisher, gateway, starter, settings)
+
+
+class InMemoryBudgets:
+    """The Budgets semantics of mpesa.records.budgets (counters, one hold per payout, release once)."""
+
+    def __init__(self) -> None:
+        self.used: dict[tuple[str, str, str], int] = {}  # (scope, key, day) -> amount
+        self.holds: dict[str, tuple[Reservation, bool]] = {}  # payout id -> (reservation, released)
+        self._lock = threading.RLock()
+
+    def reserve(self, reservation: Reservation) -> Reserved:
+        with self._lock:
+            held = self.holds.get(reservation.payout_id)
+            if held is not None and not held[1]:
+                if held[0].amount != reservation.amount:
+                    raise ConflictError("this request key was used for a payout of another amount")
+                return Reserved(new=False)
+            for counter in reservation.counters:
+                used = self.used.get((counter.scope.value, counter.key, reservation.day), 0)
+                if used + reservation.amount > counter.limit:
+                    return Reserved(refused_by=counter.scope)
+            for counter in reservation.counters:
+                key = (counter.scope.value, counter.key, reservation.day)
+                self.used[key] = self.used.get(key, 0) + reservation.amount
+            self.holds[reservation.payout_id] = (reservation, False)
+            return Reserved(new=True)
+
+    def release(self, payout_id: str) -> bool:
+        with self._lock:
+            held = self.holds.get(payout_id)
+            if held is None or held[1]:
+                return False
+            reservation = held[0]
+            for counter in reservation.counters:
+                key = (counter.scope.value, counter.key, reservation.day)
+                self.used[key] -= reservation.amount
+            self.holds[payout_id] = (reservation, True)
+            return True
+
+    def total(self, scope: str) -> int:
+        with self._lock:
+            return sum(amount for (s, _, _), amount in self.used.items() if s == scope)
+
+
+@dataclass
+class FakeB2cGateway:
+    """Answers payouts, status queries and balance requests from queued answers (a value is returned,
+    an exception raised); records every call."""
+
+    payouts: list[dict[str, Any]] = field(default_factory=list)
+    status_queries: list[dict[str, Any]] = field(default_factory=list)
+    balance_requests: list[dict[str, Any]] = field(default_factory=list)
+    payout_answers: list[Any] = field(default_factory=list)
+    status_answers: list[Any] = field(default_factory=list)
+    balance_answers: list[Any] = field(default_factory=list)
+    seen_ocids: set[str] = field(default_factory=set)  # Daraja's duplicate check
+
+    def b2c_payment(self, **kwargs: Any) -> B2CResponse:
+        kwargs.pop("deadline", None)
+        self.payouts.append(kwargs)
+        ocid = str(kwargs["originator_conversation_id"])
+        answer = self.payout_answers.pop(0) if self.payout_answers else None
+        if isinstance(answer, BaseException):
+            raise answer
+        if answer is None:
+            if ocid in self.seen_ocids:
+                answer = B2CResponse(
+                    conversation_id=None,
+                    originator_conversation_id=ocid,
+                    response_code=None,
+                    response_description="Duplicate OriginatorConversationID.",
+                    accepted_earlier=True,
+                )
+            else:
+                answer = accepted_payout(ocid, f"AG_20261126_{len(self.payouts):020d}")
+        self.seen_ocids.add(ocid)
+        assert isinstance(answer, B2CResponse)
+        return answer
+
+    def transaction_status(self, **kwargs: Any) -> AsyncRequestResponse:
+        kwargs.pop("deadline", None)
+        self.status_queries.append(kwargs)
+        answer = self.status_answers.pop(0) if self.status_answers else async_accepted(len(self.status_queries))
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, AsyncRequestResponse)
+        return answer
+
+    def account_balance(self, **kwargs: Any) -> AsyncRequestResponse:
+        kwargs.pop("deadline", None)
+        self.balance_requests.append(kwargs)
+        answer = (
+            self.balance_answers.pop(0) if self.balance_answers else async_accepted(100 + len(self.balance_requests))
+        )
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, AsyncRequestResponse)
+        return answer
+
+
+def accepted_payout(ocid: str, conversation_id: str) -> B2CResponse:
+    return B2CResponse.model_validate(
+        {
+            "ConversationID": conversation_id,
+            "OriginatorConversationID": ocid,
+            "ResponseCode": "0",
+            "ResponseDescription": "Accept the service request successfully.",
+        }
+    )
+
+
+def async_accepted(number: int) -> AsyncRequestResponse:
+    return AsyncRequestResponse.model_validate(
+        {
+            "ConversationID": f"AG_20261126_status{number:014d}",
+            "OriginatorConversationID": f"status-{number}",
+            "ResponseCode": "0",
+            "ResponseDescription": "Accept the service request successfully.",
+        }
+    )
+
+
+class InMemoryBalances:
+    def __init__(self) -> None:
+        self.requests: dict[str, BalanceRequest] = {}
+        self.reports: dict[str, BalanceReport] = {}
+
+    def save_request(self, request: BalanceRequest) -> None:
+        self.requests[request.request_id] = request
+
+    def get_request(self, request_id: str) -> BalanceRequest | None:
+        return self.requests.get(request_id)
+
+    def find_request(self, conversation_id: str) -> BalanceRequest | None:
+        return next((r for r in self.requests.values() if r.conversation_id == conversation_id), None)
+
+    def finish_request(self, request_id: str, state: str, detail: str = "") -> bool:
+        request = self.requests.get(request_id)
+        if request is None or request.state != "requested":
+            return False
+        self.requests[request_id] = replace(request, state=state, detail=detail)
+        return True
+
+    def save_report(self, report: BalanceReport) -> bool:
+        stored = self.reports.get(report.short_code)
+        if stored is not None and stored.reported_at > report.reported_at:
+            return False
+        self.reports[report.short_code] = report
+        return True
+
+    def report(self, short_code: str) -> BalanceReport | None:
+        return self.reports.get(short_code)
 
 
 class InMemoryC2BStore:

@@ -78,6 +78,8 @@ EXPECTED_DISPOSITIONS = {
     "2040": Disposition.FINAL,
     "8006": Disposition.FINAL,
     "4999": Disposition.PENDING,
+    "NOT_SENT": Disposition.FINAL,  # our own: the request never reached M-Pesa
+    "NOT_IN_STATEMENT": Disposition.FINAL,  # our own: absent from the closed window's statement
     "E3008": Disposition.FINAL,
     "R000001": Disposition.FINAL,
     "R000002": Disposition.FINAL,

@@ -48,3 +48,26 @@ def test_callback_samples_are_real_daraja_shapes():
         if callback.succeeded:
             assert callback.amount == 10
             assert callback.receipt == "NLJ7RT61SV"
+
+
+def test_payout_samples_are_real_daraja_shapes():
+    from mpesa.daraja.callbacks import parse_async_result, parse_queue_timeout
+
+    for sample in samples("functions/b2c_result"):
+        result = parse_async_result(json.loads(sample.read_text())["body"])
+        assert result.conversation_id.startswith("AG_")
+        if result.succeeded and "status" not in sample.name:
+            assert result.transaction_amount == 500
+            assert result.transaction_receipt == "NLJ41HAY6Q"
+        if "status" in sample.name:
+            assert result.transaction_status == "Completed"
+    for sample in samples("functions/b2c_queue_timeout"):
+        timeout = parse_queue_timeout(json.loads(sample.read_text())["body"])
+        assert timeout.is_queue_timeout
+        assert timeout.outcome == "unknown"
+    for sample in samples("functions/balance_callback"):
+        result = parse_async_result(json.loads(sample.read_text())["body"])
+        assert result.is_queue_timeout or [a.name for a in result.account_balances][:2] == [
+            "Working Account",
+            "Utility Account",
+        ]

@@ -94,3 +94,25 @@ class PayloadTooLargeError(RefusedError):
 
 class TooManyCallbacksError(RefusedError):
     """A source sent more unauthenticated callbacks than the inbox keeps per hour: refused (429), not kept."""
+
+
+class LimitExceededError(RefusedError):
+    """A payout guard-rail refused the request before anything was written or sent (a per-payout maximum,
+    a daily budget): answered 422 with `code` and the field at fault."""
+
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.code = code
+        self.message = message
+
+
+class NotPermittedError(RefusedError):
+    """The deployment does not permit this request (a recipient outside the allowlist): answered 403 with
+    `code`; nothing was written or sent."""
+
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.code = code
+        self.message = message

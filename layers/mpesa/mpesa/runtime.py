@@ -17,16 +17,19 @@ from mpesa.errors import ConfigurationError
 from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayments
 from mpesa.reconciliation.sweep import Sweep
 from mpesa.records.model import Kind
-from mpesa.records.outbox import Outbox
+from mpesa.records.outbox import EventCatalog, Outbox
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from mpesa.daraja.client import DarajaClient
+    from mpesa.flows.b2c import AccountBalances, B2cGateway, B2cPayouts, PayoutTiming
     from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
+    from mpesa.records.balances import DynamoBalances
+    from mpesa.records.budgets import DynamoBudgets
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
@@ -56,6 +59,28 @@ def stk_timeout_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]
         "wait_seconds": timing.wait_seconds,
         "query_interval_seconds": timing.query_interval_seconds,
         "max_attempts": timing.max_attempts,
+        "resolution": {"attempt": 0},
+    }
+
+
+def payout_timing() -> PayoutTiming:
+    from mpesa.flows.b2c import PayoutTiming
+
+    defaults = PayoutTiming()
+    return PayoutTiming(
+        result_wait_seconds=int(os.environ.get("B2C_RESULT_WAIT_SECONDS", defaults.result_wait_seconds)),
+        status_interval_seconds=int(os.environ.get("B2C_STATUS_INTERVAL_SECONDS", defaults.status_interval_seconds)),
+        max_status_queries=int(os.environ.get("B2C_STATUS_MAX_QUERIES", defaults.max_status_queries)),
+    )
+
+
+def b2c_timeout_input(payout_id: str, timing: PayoutTiming) -> dict[str, Any]:
+    """The input of statemachines/b2c_timeout.asl.json."""
+    return {
+        "payout_id": payout_id,
+        "result_wait_seconds": timing.result_wait_seconds,
+        "status_interval_seconds": timing.status_interval_seconds,
+        "max_status_queries": timing.max_status_queries,
         "resolution": {"attempt": 0},
     }
 
@@ -118,9 +143,25 @@ def publisher() -> EventBridgePublisher:
 
 @cache
 def outbox() -> Outbox:
+    from mpesa.flows.b2c.events import B2cEvents
     from mpesa.flows.c2b.events import C2BEvents
 
-    return Outbox(store(), publisher(), {Kind.STK: StkEvents(), Kind.C2B: C2BEvents()})
+    catalogs: dict[Kind, EventCatalog] = {Kind.STK: StkEvents(), Kind.B2C: B2cEvents(), Kind.C2B: C2BEvents()}
+    return Outbox(store(), publisher(), catalogs)
+
+
+@cache
+def budgets() -> DynamoBudgets:
+    from mpesa.records.budgets import DynamoBudgets
+
+    return DynamoBudgets(env("TRANSACTIONS_TABLE_NAME"))
+
+
+@cache
+def balances() -> DynamoBalances:
+    from mpesa.records.balances import DynamoBalances
+
+    return DynamoBalances(env("TRANSACTIONS_TABLE_NAME"))
 
 
 @cache
@@ -133,6 +174,40 @@ def daraja() -> DarajaClient:
 def gateway() -> StkGateway:
     """What the STK flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
     return daraja()
+
+
+def b2c_gateway() -> B2cGateway:
+    """What the B2C flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
+    return daraja()
+
+
+@cache
+def b2c_payouts() -> B2cPayouts:
+    from mpesa.flows.b2c import B2cDeps, B2cPayouts, GuardRails
+
+    timing = payout_timing()
+    arn = os.environ.get("B2C_TIMEOUT_STATE_MACHINE_ARN")
+    starter = StepFunctionsStarter(arn, lambda payout: b2c_timeout_input(payout, timing)) if arn else None
+    return B2cPayouts(
+        B2cDeps(
+            settings=settings(),
+            store=store(),
+            inbox=inbox(),
+            outbox=outbox(),
+            budgets=budgets(),
+            gateway=lambda: b2c_gateway(),
+            flow=starter,
+            timing=timing,
+            guard_rails=GuardRails.from_settings(settings()),
+        )
+    )
+
+
+@cache
+def account_balances() -> AccountBalances:
+    from mpesa.flows.b2c import AccountBalances
+
+    return AccountBalances(settings(), balances(), lambda: b2c_gateway())
 
 
 @cache
@@ -190,7 +265,7 @@ def c2b_payments() -> C2BPayments:
 
 @cache
 def sweep() -> Sweep:
-    return Sweep(store(), outbox(), [stk_payments().resolution])
+    return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
 
 
 @cache
@@ -216,13 +291,7 @@ def reconciliation() -> DailyReconciliation:
     )
 
 
-def balances() -> dict[str, Any]:
-    """The latest account balances known, per shortcode (reported by Account Balance results)."""
-    return {}
-
-
 def reset() -> None:
-    for built in (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation):
-        built.cache_clear()
-    for built_c2b in (c2b_config, c2b_store, c2b_payments):  # their own loop: the tuple types differ
-        built_c2b.cache_clear()
+    built = (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation)
+    for part in (*built, budgets, balances, b2c_payouts, account_balances, c2b_config, c2b_store, c2b_payments):
+        part.cache_clear()

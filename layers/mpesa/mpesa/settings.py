@@ -79,6 +79,12 @@ class MpesaSettings(BaseSettings):
     certificate_pem: SecretStr | None = Field(None, alias="MPESA_CERTIFICATE_PEM")
     certificate_path: str | None = Field(None, alias="MPESA_CERTIFICATE_PATH")
 
+    # B2C payout guard-rails (docs/decisions.md "Payout guard-rails"): unset means no such limit.
+    b2c_max_per_payout: PositiveInt | None = Field(None, alias="MPESA_B2C_MAX_PER_PAYOUT")
+    b2c_daily_budget: PositiveInt | None = Field(None, alias="MPESA_B2C_DAILY_BUDGET")
+    b2c_recipient_daily_budget: PositiveInt | None = Field(None, alias="MPESA_B2C_RECIPIENT_DAILY_BUDGET")
+    b2c_allowed_recipients: str | None = Field(None, alias="MPESA_B2C_ALLOWED_RECIPIENTS")
+
     # Callbacks: the public base URL Daraja calls, and the key that makes per-transaction URL tokens.
     callback_base_url: AnyHttpUrl | None = Field(None, alias="MPESA_CALLBACK_BASE_URL")
     callback_secret: SecretStr | None = Field(None, alias="MPESA_CALLBACK_SECRET", min_length=32)

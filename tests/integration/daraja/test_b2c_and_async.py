@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from mpesa.daraja import OutcomeUnknownError, parse_async_result, parse_c2b_payload, parse_stk_callback
+from mpesa.daraja import (
+    OutcomeUnknownError,
+    parse_async_result,
+    parse_c2b_payload,
+    parse_queue_timeout,
+    parse_stk_callback,
+)
 from mpesa.service import MpesaService
 from tests.support.daraja import seed_b2c_payment
 from tests.support.daraja_simulator import build_client
@@ -103,8 +109,14 @@ def test_b2c_without_any_answer_is_unknown_and_carries_the_ocid(simulator, recei
 def test_queue_timeout_callback_parses_with_the_result_envelope(simulator, receiver, client):
     simulator.fault(B2C, "queue_timeout")
     accepted = pay_out(client, receiver, "ocid-queue-1")
-    timeout = parse_async_result(receiver.wait_for(TIMEOUT, accepted.conversation_id or ""))
-    assert timeout.result_code == "1"
+    body = receiver.wait_for(TIMEOUT, accepted.conversation_id or "")
+    timeout = parse_queue_timeout(body)
+    assert timeout.result_code == "1"  # the same code as "insufficient balance", yet not a failure
+    assert timeout.is_queue_timeout
+    assert not timeout.is_final
+    assert timeout.outcome == "unknown"
+    assert not timeout.succeeded
+    assert parse_async_result(body).is_queue_timeout  # ResultType 1 / "timed out" say it on any route
     assert receiver.received(RESULT) == []
 
 

@@ -198,3 +198,55 @@ def test_an_answer_that_contradicts_a_final_record_is_reported(store):
     assert store.settle("t1", success(receipt="RCPT000002")).contradicts
     assert not store.settle("t1", success(receipt="RCPT000001")).contradicts  # a plain duplicate
     assert store.settle("t2", success(receipt="RCPT000001", cid="ws_CO_2")).contradicts  # pays another record
+
+
+def payout(transaction_id="p1", ocid="0f1e2d3c-ocid"):
+    return new(
+        transaction_id,
+        kind=Kind.B2C,
+        details={"command_id": "BusinessPayment", "remarks": "Refund"},
+        refs={Ref.ORIGINATOR_CONVERSATION_ID: ocid},
+    )
+
+
+def test_a_payout_keeps_the_id_we_chose_before_the_call_and_is_found_by_conversation_id(store):
+    created = store.create_pending(payout())
+    assert created.ref(Ref.ORIGINATOR_CONVERSATION_ID) == "0f1e2d3c-ocid"
+    store.attach_refs("p1", {Ref.CONVERSATION_ID: "AG_1"})
+    assert store.find(Kind.B2C, Ref.CONVERSATION_ID, "AG_1").transaction_id == "p1"
+    assert store.find(Kind.STK, Ref.CONVERSATION_ID, "AG_1") is None
+    assert store.get("p1").ref(Ref.ORIGINATOR_CONVERSATION_ID) == "0f1e2d3c-ocid"
+
+
+def test_a_settlement_adds_its_facts_to_the_details(store):
+    store.create_pending(payout())
+    settled = store.settle(
+        "p1",
+        Settlement(
+            Status.SUCCESS,
+            "0",
+            "ok",
+            SettledBy.CALLBACK,
+            refs={Ref.ORIGINATOR_CONVERSATION_ID: "0f1e2d3c-ocid", Ref.CONVERSATION_ID: "AG_1"},
+            receipt="B2C1AB2CD3",
+            details={"recipient_registered": "Y", "utility_account_balance": "990.00"},
+        ),
+    )
+    assert settled.changed
+    assert dict(store.get("p1").details) == {
+        "command_id": "BusinessPayment",
+        "remarks": "Refund",
+        "recipient_registered": "Y",
+        "utility_account_balance": "990.00",
+    }
+    assert store.get("p1").ref(Ref.CONVERSATION_ID) == "AG_1"
+
+
+def test_a_settlement_naming_another_originator_conversation_id_is_refused(store):
+    store.create_pending(payout())
+    result = store.settle(
+        "p1", Settlement(Status.FAILED, "1", "no", SettledBy.CALLBACK, refs={Ref.ORIGINATOR_CONVERSATION_ID: "other"})
+    )
+    assert not result.changed
+    assert result.record.status is Status.PENDING
+    assert result.record.flags == (Flag.CALLBACK_MISMATCH.value,)

@@ -12,6 +12,7 @@ from mpesa.daraja.callbacks import (
     load_json,
     parse_async_result,
     parse_c2b_payload,
+    parse_queue_timeout,
     parse_stk_callback,
 )
 from mpesa.errors import CallbackPayloadError, InputError
@@ -266,3 +267,39 @@ def test_a_used_item_with_an_object_value_is_refused():
 def test_a_success_callback_without_a_positive_amount_is_refused(amount):
     with pytest.raises(CallbackPayloadError, match="positive"):
         parse_stk_callback(SEED_SUCCESS.replace("1000.00", amount))
+
+
+QUEUE_TIMEOUT = {
+    "Result": {
+        "ResultType": 1,
+        "ResultCode": 1,
+        "ResultDesc": "The service request has timed out.",
+        "OriginatorConversationID": "8a1f3c2e-5d4b-4f6a-9e8d-7c6b5a4f3e2d",
+        "ConversationID": "AG_20261126_00004e48cf7e3533f581",
+        "TransactionID": "",
+    }
+}
+
+
+def test_a_queue_timeout_is_unknown_never_failed():
+    """ResultCode 1 is also "insufficient balance": on the QueueTimeOutURL it means nothing happened yet."""
+    timeout = parse_queue_timeout(json.dumps(QUEUE_TIMEOUT))
+    assert timeout.is_queue_timeout
+    assert not timeout.is_final
+    assert not timeout.succeeded
+    assert timeout.outcome == "unknown"
+
+
+def test_a_timeout_shaped_result_is_unknown_on_any_route():
+    assert parse_async_result(json.dumps(QUEUE_TIMEOUT)).outcome == "unknown"
+    body = json.loads(json.dumps(QUEUE_TIMEOUT))
+    body["Result"]["ResultType"] = 0
+    assert parse_async_result(json.dumps(body)).is_queue_timeout  # the description says it
+
+
+def test_a_failed_result_with_code_1_is_still_final():
+    body = json.loads(json.dumps(QUEUE_TIMEOUT))
+    body["Result"].update({"ResultType": 0, "ResultDesc": "The balance is insufficient for the transaction."})
+    result = parse_async_result(json.dumps(body))
+    assert (result.is_queue_timeout, result.is_final, result.outcome) == (False, True, "failed")
+    assert parse_queue_timeout(json.dumps(body)).outcome == "unknown"  # the route decides

@@ -31,6 +31,7 @@ _EXPORTS = {
     "C2BPayload": "mpesa.daraja.callbacks",
     "parse_stk_callback": "mpesa.daraja.callbacks",
     "parse_async_result": "mpesa.daraja.callbacks",
+    "parse_queue_timeout": "mpesa.daraja.callbacks",
     "parse_c2b_payload": "mpesa.daraja.callbacks",
     "callback_ack": "mpesa.daraja.callbacks",
     "c2b_validation_accept": "mpesa.daraja.callbacks",
@@ -59,6 +60,7 @@ __all__ = [
     "callback_ack",
     "parse_async_result",
     "parse_c2b_payload",
+    "parse_queue_timeout",
     "parse_stk_callback",
 ]
 
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
         callback_ack,
         parse_async_result,
         parse_c2b_payload,
+        parse_queue_timeout,
         parse_stk_callback,
     )
     from mpesa.daraja.client import DarajaClient

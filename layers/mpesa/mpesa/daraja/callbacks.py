@@ -18,7 +18,7 @@ from pydantic import BeforeValidator, Field, StringConstraints, ValidationError,
 
 from mpesa import safe_json
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT
-from mpesa.codes import handle_mpesa_result
+from mpesa.codes import Outcome, handle_mpesa_result
 from mpesa.daraja.models import Code, DarajaResponse, OptionalText, Text, as_list, describe_validation_error
 from mpesa.errors import CallbackPayloadError, InputError, PayloadTooLargeError
 from mpesa.money import parse_amount
@@ -243,6 +243,9 @@ class AsyncResult(DarajaResponse):
         None, alias="ReferenceData"
     )
 
+    # Set by parse_queue_timeout: the body came to the QueueTimeOutURL (whatever ResultCode it carries).
+    via_queue_timeout_url: bool = Field(False, exclude=True)
+
     @model_validator(mode="after")
     def _correlatable(self) -> Self:
         if not self.conversation_id and not self.originator_conversation_id:
@@ -250,8 +253,31 @@ class AsyncResult(DarajaResponse):
         return self
 
     @property
+    def is_queue_timeout(self) -> bool:
+        """The request timed out in M-Pesa's queue: its outcome is UNKNOWN, never "failed".
+
+        Daraja does not document this payload; what is sent (and what the simulator sends) is the Result
+        envelope with ResultType 1 ("waiting for further messages") and ResultCode 1 "The service request
+        has timed out." ResultCode 1 also means "insufficient balance", so the code alone must never be
+        read: a body on the QueueTimeOutURL, a ResultType of 1, or a "timed out" description says it.
+        """
+        return self.via_queue_timeout_url or self.result_type == "1" or "timed out" in self.result_desc.lower()
+
+    @property
     def succeeded(self) -> bool:
-        return self.result_code == "0"
+        return self.result_code == "0" and not self.is_queue_timeout
+
+    @property
+    def is_final(self) -> bool:
+        """A final answer about the request (success or failure); a queue timeout is not one."""
+        return not self.is_queue_timeout
+
+    @property
+    def outcome(self) -> str:
+        """The integration guide's vocabulary; a queue timeout is "unknown" (query, never re-send)."""
+        if self.is_queue_timeout:
+            return Outcome.UNKNOWN.value
+        return handle_mpesa_result(self.result_code)
 
     @property
     def parameters(self) -> dict[str, RawValue]:
@@ -324,6 +350,12 @@ class ResultEnvelope(DarajaResponse):
 def parse_async_result(body: str | bytes | bytearray | Mapping[str, Any]) -> AsyncResult:
     """`{"Result": {...}}` → AsyncResult, or CallbackPayloadError."""
     return _validate(ResultEnvelope, load_json(body)).result
+
+
+def parse_queue_timeout(body: str | bytes | bytearray | Mapping[str, Any]) -> AsyncResult:
+    """A body POSTed to a QueueTimeOutURL: the Result envelope, read as a queue timeout (`is_queue_timeout`,
+    outcome "unknown") whatever its ResultCode says."""
+    return parse_async_result(body).model_copy(update={"via_queue_timeout_url": True})
 
 
 # --- C2B validation / confirmation --------------------------------------------------------------

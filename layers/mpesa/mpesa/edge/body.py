@@ -65,3 +65,8 @@ def proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
         "body": json.dumps({"error": code, "message": message}),
         "isBase64Encoded": False,
     }
+
+
+def callback_text(event: Mapping[str, Any], max_bytes: int = MAX_CALLBACK_BYTES) -> str:
+    """A webhook's body as text: at most `max_bytes` (else 413) of strict UTF-8 (else 400)."""
+    return safe_json.decode(raw_body(event), max_bytes=max_bytes)

@@ -7,6 +7,8 @@ answer with the field or reason at fault, never a stack trace:
 |-----------------------------------------|--------|---------------------------|
 | request validation, InputError          | 422    | invalid_request           |
 | a body that is not bounded JSON         | 400    | invalid_json              |
+| LimitExceededError (a payout guard-rail) | 422    | its code (budget_exceeded) |
+| NotPermittedError (recipient allowlist)  | 403    | its code                  |
 | an unreadable callback                  | 400    | invalid_callback          |
 | a callback that fails authentication    | 403    | forbidden                 |
 | a body over the route's limit           | 413    | payload_too_large         |
@@ -41,7 +43,9 @@ from mpesa.errors import (
     ConfigurationError,
     ConflictError,
     InputError,
+    LimitExceededError,
     NotFoundError,
+    NotPermittedError,
     NotSentError,
     PayloadTooLargeError,
     TooManyCallbacksError,
@@ -114,6 +118,16 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGate
     @app.exception_handler(JsonBodyError)
     def _bad_json(exc: JsonBodyError) -> Response[str]:
         return error(400, "invalid_json", f"the body {exc.message}")
+
+    @app.exception_handler(LimitExceededError)
+    def _limit(exc: LimitExceededError) -> Response[str]:
+        fields = [{"field": exc.field, "message": exc.message}]
+        return json_response(422, {"error": exc.code, "message": f"{exc.field}: {exc.message}", "fields": fields})
+
+    @app.exception_handler(NotPermittedError)
+    def _not_permitted(exc: NotPermittedError) -> Response[str]:
+        fields = [{"field": exc.field, "message": exc.message}]
+        return json_response(403, {"error": exc.code, "message": f"{exc.field}: {exc.message}", "fields": fields})
 
     @app.exception_handler(CallbackPayloadError)
     def _bad_callback(exc: CallbackPayloadError) -> Response[str]:

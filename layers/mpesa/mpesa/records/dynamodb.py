@@ -269,6 +269,9 @@ class DynamoRecordStore:
         if settlement.paid_at:
             values[":p"] = iso(settlement.paid_at)
             sets.append("paid_at = :p")
+        for i, (key, value) in enumerate(settlement.details.items()):
+            names[f"#d{i}"], values[f":d{i}"] = key, value
+            sets.append(f"details.#d{i} = :d{i}")
         update: dict[str, Any] = {
             "Key": record_key(transaction_id),
             "UpdateExpression": "SET " + ", ".join(sets),

@@ -144,6 +144,7 @@ class Settlement:
     refs: Mapping[Ref, str] = field(default_factory=dict)
     receipt: str | None = None
     paid_at: datetime | None = None
+    details: Mapping[str, str] = field(default_factory=dict)  # facts of the answer, added to the record's
 
 
 @dataclass(frozen=True)

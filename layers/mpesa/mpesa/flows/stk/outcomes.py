@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mpesa.codes import Refusal, classify, classify_refusal
+from mpesa.codes import classify
+from mpesa.edge.answers import refusal_answer
 from mpesa.records.model import Record, Status
 
 if TYPE_CHECKING:
@@ -79,25 +80,5 @@ def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any], dict[str
             "callback or reconciliation. Do not retry with a new Idempotency-Key."
         )
         return 202, body, {}
-    code, message = record.result_code or "", record.result_desc or ""
-    refusal = classify_refusal(code, message)
-    status, error = _REFUSAL_ANSWERS[refusal.refusal]
-    body.update(
-        {
-            "error": error,
-            "mpesa_error_code": code,
-            "message": message,
-            "retryable": refusal.retryable,
-            "retry_after_s": refusal.retry_after_s,
-        }
-    )
-    headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else {}
-    return status, body, headers
-
-
-_REFUSAL_ANSWERS = {
-    Refusal.CALLER_ERROR: (422, "rejected_by_mpesa"),
-    Refusal.CUSTOMER_BUSY: (409, "customer_busy"),
-    Refusal.RATE_LIMITED: (429, "mpesa_rate_limited"),
-    Refusal.UPSTREAM: (502, "rejected_by_mpesa"),
-}
+    status, fields, headers = refusal_answer(record.result_code or "", record.result_desc or "")
+    return status, {**body, **fields}, headers

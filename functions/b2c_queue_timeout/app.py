@@ -1,0 +1,65 @@
+"""Daraja's QueueTimeOutURL webhook for payouts: a request that timed out in M-Pesa's queue has an
+UNKNOWN outcome (never "failed"); Transaction Status resolves it.
+
+Routes: POST /v1/hooks/b2c/timeout/{payout_id}/{signature} (sent with each payout: the payout goes
+UNKNOWN), POST /v1/hooks/b2c/status-timeout/{payout_id}/{signature} (a Transaction Status query timed
+out: the timeout flow asks again) and POST /v1/hooks/b2c/timeout (MpesaService's default: kept, never
+applied by itself). All check the source IP.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from mpesa import runtime
+from mpesa.daraja.callbacks import callback_ack
+from mpesa.edge.body import callback_text
+from mpesa.edge.callbacks import configured_allowlist, source_ip
+from mpesa.edge.http import json_response, new_resolver
+from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
+from mpesa.edge.signed_urls import verify
+from mpesa.errors import CallbackRefusedError
+from mpesa.flows.b2c import urls
+
+app = new_resolver()
+
+
+@app.post("/v1/hooks/b2c/timeout/<payout_id>/<signature>", include_in_schema=False)
+def signed_timeout(payout_id: str, signature: str) -> Response[str]:
+    body, peer, allowed = _delivery(urls.QUEUE_TIMEOUT, payout_id, signature)
+    result = runtime.b2c_payouts().receive_queue_timeout(
+        body, source_ip=peer, source_allowed=allowed, payout_id=payout_id
+    )
+    if result is not None and result.changed:
+        metrics.add_metric(name="PayoutUnknown", unit=MetricUnit.Count, value=1)
+    return json_response(200, callback_ack())
+
+
+@app.post("/v1/hooks/b2c/status-timeout/<payout_id>/<signature>", include_in_schema=False)
+def status_timeout(payout_id: str, signature: str) -> Response[str]:
+    body, peer, allowed = _delivery(urls.STATUS_TIMEOUT, payout_id, signature)
+    runtime.b2c_payouts().receive_status_timeout(body, source_ip=peer, source_allowed=allowed, payout_id=payout_id)
+    return json_response(200, callback_ack())
+
+
+@app.post("/v1/hooks/b2c/timeout", include_in_schema=False)
+def default_timeout() -> Response[str]:
+    body, peer, allowed = _delivery(None, None, None)
+    runtime.b2c_payouts().receive_queue_timeout(body, source_ip=peer, source_allowed=allowed, payout_id=None)
+    return json_response(200, callback_ack())
+
+
+def _delivery(purpose: str | None, payout_id: str | None, signature: str | None) -> tuple[str, str, bool]:
+    if purpose is not None and payout_id is not None and signature is not None:
+        secret = runtime.settings().callback_secret
+        if secret is None or not verify(secret.get_secret_value(), purpose, payout_id, signature):
+            raise CallbackRefusedError("bad URL signature")
+    body = callback_text(app.current_event.raw_event)
+    peer = source_ip(app.current_event.raw_event)
+    return body, peer, configured_allowlist().allows(peer)
+
+
+@lambda_entry(API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,68 @@
+"""Daraja's B2C Result webhook, and the Result of Transaction Status queries about a payout.
+
+Routes: POST /v1/hooks/b2c/result/{payout_id}/{signature} (the ResultURL sent with each payout: it
+settles the payout), POST /v1/hooks/b2c/status/{payout_id}/{signature} (the ResultURL of Transaction
+Status about a payout: it settles it too), and POST /v1/hooks/b2c/result (MpesaService's default: no
+per-record secret, so the body is kept and Transaction Status confirms it first). All check the source IP.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from mpesa import runtime
+from mpesa.daraja.callbacks import callback_ack
+from mpesa.edge.body import callback_text
+from mpesa.edge.callbacks import configured_allowlist, source_ip
+from mpesa.edge.http import json_response, new_resolver
+from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
+from mpesa.edge.signed_urls import verify
+from mpesa.errors import CallbackRefusedError
+from mpesa.flows.b2c import urls
+from mpesa.records import SettleResult
+
+app = new_resolver()
+
+
+@app.post("/v1/hooks/b2c/result/<payout_id>/<signature>", include_in_schema=False)
+def signed_result(payout_id: str, signature: str) -> Response[str]:
+    body, peer, allowed = _delivery(urls.RESULT, payout_id, signature)
+    result = runtime.b2c_payouts().receive_result(body, source_ip=peer, source_allowed=allowed, payout_id=payout_id)
+    return _ack(result)
+
+
+@app.post("/v1/hooks/b2c/status/<payout_id>/<signature>", include_in_schema=False)
+def status_result(payout_id: str, signature: str) -> Response[str]:
+    body, peer, allowed = _delivery(urls.STATUS_RESULT, payout_id, signature)
+    payouts = runtime.b2c_payouts()
+    result = payouts.receive_status_result(body, source_ip=peer, source_allowed=allowed, payout_id=payout_id)
+    return _ack(result)
+
+
+@app.post("/v1/hooks/b2c/result", include_in_schema=False)
+def default_result() -> Response[str]:
+    body, peer, allowed = _delivery(None, None, None)
+    runtime.b2c_payouts().receive_result(body, source_ip=peer, source_allowed=allowed, payout_id=None)
+    return _ack(None)
+
+
+def _delivery(purpose: str | None, payout_id: str | None, signature: str | None) -> tuple[str, str, bool]:
+    if purpose is not None and payout_id is not None and signature is not None:
+        secret = runtime.settings().callback_secret
+        if secret is None or not verify(secret.get_secret_value(), purpose, payout_id, signature):
+            raise CallbackRefusedError("bad URL signature")
+    body = callback_text(app.current_event.raw_event)
+    peer = source_ip(app.current_event.raw_event)
+    return body, peer, configured_allowlist().allows(peer)
+
+
+def _ack(result: SettleResult | None) -> Response[str]:
+    applied = result is not None and result.changed
+    metrics.add_metric(name="CallbackApplied" if applied else "CallbackNoChange", unit=MetricUnit.Count, value=1)
+    return json_response(200, callback_ack())
+
+
+@lambda_entry(API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

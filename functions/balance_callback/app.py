@@ -1,0 +1,65 @@
+"""Daraja's Account Balance Result and QueueTimeOut webhooks.
+
+Routes: POST /v1/hooks/balance/result/{request_id}/{signature} and
+POST /v1/hooks/balance/timeout/{request_id}/{signature} (sent with each balance request), and
+MpesaService's defaults POST /v1/hooks/balance/result and /v1/hooks/balance/timeout (applied only when
+the ConversationID is one of our requests). All check the source IP.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from mpesa import runtime
+from mpesa.daraja.callbacks import callback_ack
+from mpesa.edge.body import callback_text
+from mpesa.edge.callbacks import configured_allowlist, source_ip
+from mpesa.edge.http import json_response, new_resolver
+from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry
+from mpesa.edge.signed_urls import verify
+from mpesa.errors import CallbackRefusedError
+from mpesa.flows.b2c import urls
+
+app = new_resolver()
+
+
+@app.post("/v1/hooks/balance/result/<request_id>/<signature>", include_in_schema=False)
+def signed_result(request_id: str, signature: str) -> Response[str]:
+    return _receive(urls.BALANCE_RESULT, request_id, signature, timed_out=False)
+
+
+@app.post("/v1/hooks/balance/timeout/<request_id>/<signature>", include_in_schema=False)
+def signed_timeout(request_id: str, signature: str) -> Response[str]:
+    return _receive(urls.BALANCE_TIMEOUT, request_id, signature, timed_out=True)
+
+
+@app.post("/v1/hooks/balance/result", include_in_schema=False)
+def default_result() -> Response[str]:
+    return _receive(None, None, None, timed_out=False)
+
+
+@app.post("/v1/hooks/balance/timeout", include_in_schema=False)
+def default_timeout() -> Response[str]:
+    return _receive(None, None, None, timed_out=True)
+
+
+def _receive(purpose: str | None, request_id: str | None, signature: str | None, *, timed_out: bool) -> Response[str]:
+    if purpose is not None and request_id is not None and signature is not None:
+        secret = runtime.settings().callback_secret
+        if secret is None or not verify(secret.get_secret_value(), purpose, request_id, signature):
+            raise CallbackRefusedError("bad URL signature")
+    body = callback_text(app.current_event.raw_event)
+    peer = source_ip(app.current_event.raw_event)
+    runtime.account_balances().receive(
+        body,
+        source_ip=peer,
+        source_allowed=configured_allowlist().allows(peer),
+        request_id=request_id,
+        timed_out=timed_out,
+    )
+    return json_response(200, callback_ack())
+
+
+@lambda_entry(API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,31 @@
+"""GET /v1/payouts/{payout_id}: a payout's status, outcome, receipt and what its Result reported."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from mpesa import runtime
+from mpesa.edge.http import json_response, new_resolver
+from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, logger
+from mpesa.errors import NotFoundError
+from mpesa.flows.b2c import payout_view
+from mpesa.records import Kind
+
+app = new_resolver(record_noun="payout", id_name="payout_id")
+
+PayoutId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="as returned by POST /v1/payouts")]
+
+
+@app.get("/v1/payouts/<payout_id>", summary="A payout's status, outcome, receipt and reported balances")
+def get_payout(payout_id: PayoutId) -> Response[str]:
+    logger.append_keys(payout_id=payout_id)
+    record = runtime.store().get(payout_id)
+    if record.kind is not Kind.B2C:
+        raise NotFoundError(payout_id)  # a payment's id is not a payout's
+    return json_response(200, payout_view(record))
+
+
+@lambda_entry(API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,265 @@
+"""Initiating a payout: guard-rails, the record (with our OriginatorConversationID) before the call, the
+v3 request at most once per request key, the timeout flow. See docs/decisions.md "Paying out once"."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from mpesa.clock import Deadline, now_utc
+from mpesa.daraja.errors import DEFINITE_5XX_CODES, DarajaApiError, DarajaError, OutcomeUnknownError
+from mpesa.errors import ConfigurationError, ConflictError, InputError
+from mpesa.flows.b2c import urls
+from mpesa.flows.b2c.outcomes import Initiation, Upstream
+from mpesa.flows.b2c.ports import B2cDeps
+from mpesa.flows.b2c.request import PayoutRequest, payout_id_for
+from mpesa.flows.b2c.settle import PayoutSettler
+from mpesa.markets import market_for
+from mpesa.records.model import (
+    NOT_SENT,
+    Flag,
+    Kind,
+    NewRecord,
+    Record,
+    RecordExistsError,
+    RecordNotFoundError,
+    Ref,
+    RefMismatchError,
+    SettledBy,
+    Settlement,
+    Status,
+)
+from mpesa.telemetry import logger
+
+if TYPE_CHECKING:
+    from mpesa.daraja.models import B2CResponse
+
+SWEEP_SLACK_S = 300  # beyond the timeout flow's horizon, before the sweep looks at a payout itself
+# A replay may re-send a payout whose request we may never have sent (a crash between the record and the
+# call) with the SAME OriginatorConversationID, only this soon after the record was written: Daraja
+# refuses a reused OCID (500.002.1001), so if the first request did leave, the re-send pays nothing.
+RESEND_WINDOW = timedelta(minutes=10)
+
+
+class IdempotencyConflictError(ConflictError):
+    """The request key was used before for a different payout."""
+
+    def __init__(self, payout_id: str) -> None:
+        super().__init__("this request key was used for a different payout")
+        self.payout_id = payout_id
+
+
+class PayoutInitiation:
+    def __init__(self, deps: B2cDeps, settler: PayoutSettler) -> None:
+        self._deps = deps
+        self._settler = settler
+
+    def initiate(self, request: PayoutRequest, *, request_key: str, deadline: Deadline | None = None) -> Initiation:
+        """Pay `request` out at most once per `request_key`.
+
+        Order: an existing record is a replay → guard-rails that need no state (allowlist, per-payout
+        maximum) → the daily budgets (reserved in one conditional write) → the record PENDING with our
+        OriginatorConversationID → the v3 request → the ConversationID → the timeout flow. A refusal
+        before the record writes nothing and sends nothing. Nothing after the request raises.
+        """
+        deps = self._deps
+        payout_id = payout_id_for(request_key)
+        logger.append_keys(payout_id=payout_id)
+        existing = self._existing(payout_id)
+        if existing is not None and not _replaceable(existing):
+            return self._replay(existing, request, deadline)  # answered as first, whatever the limits now
+        deps.guard_rails.check(request)
+        short_code = self._short_code()
+        reservation = deps.guard_rails.reservation(payout_id, request, short_code, now_utc())
+        reserved = deps.budgets.reserve(reservation)
+        if reserved.refused_by is not None:
+            logger.info("payout refused by a daily budget", extra={"budget": reserved.refused_by.value})
+            raise deps.guard_rails.refusal(reserved.refused_by, request)
+        ocid = str(uuid.uuid4())
+        try:
+            record = deps.store.create_pending(
+                NewRecord(
+                    kind=Kind.B2C,
+                    transaction_id=payout_id,
+                    country=request.country,
+                    currency=market_for(request.country).currency,
+                    amount=request.amount,
+                    msisdn=request.msisdn,
+                    details=request.details,
+                    next_check_at=now_utc() + timedelta(seconds=deps.timing.horizon_s + SWEEP_SLACK_S),
+                    refs={Ref.ORIGINATOR_CONVERSATION_ID: ocid},
+                )
+            )
+        except RecordExistsError as exists:  # a concurrent request with the same key won the race
+            return self._replay(exists.record, request, deadline, reserved_now=reserved.new)
+        return self._send(record, request, deadline)
+
+    # --- the request -------------------------------------------------------------------------
+
+    def _send(self, record: Record, request: PayoutRequest, deadline: Deadline | None) -> Initiation:
+        deps = self._deps
+        payout_id = record.transaction_id
+        ocid = record.ref(Ref.ORIGINATOR_CONVERSATION_ID)
+        try:
+            accepted = deps.gateway().b2c_payment(
+                phone_number=request.msisdn,
+                amount=request.amount,
+                command_id=request.command_id,
+                remarks=request.remarks,
+                occasion=request.occasion,
+                originator_conversation_id=ocid,
+                result_url=urls.url(deps.settings, urls.RESULT, payout_id),
+                queue_timeout_url=urls.url(deps.settings, urls.QUEUE_TIMEOUT, payout_id),
+                deadline=deadline,
+            )
+        except OutcomeUnknownError as exc:
+            return self._outcome_unknown(payout_id, exc)
+        except DarajaApiError as exc:
+            if exc.http_status >= 500 and exc.error_code not in DEFINITE_5XX_CODES:
+                return self._outcome_unknown(payout_id, exc)  # may have been processed: never re-sent
+            return self._rejected(payout_id, exc)
+        except DarajaError as exc:
+            return self._not_sent(payout_id, exc)
+        except (ConfigurationError, InputError):
+            # Nothing was sent (the request could not even be built): give the budget back, then report.
+            self._not_sent(payout_id, None)
+            raise
+        return self._accepted(payout_id, accepted)
+
+    def _accepted(self, payout_id: str, accepted: B2CResponse) -> Initiation:
+        refs: dict[Ref, str] = {}
+        if accepted.conversation_id:
+            refs[Ref.CONVERSATION_ID] = accepted.conversation_id
+            for attempt in (1, 2):  # one more try on a transient error: the flow can query by OCID anyway
+                try:
+                    self._deps.store.attach_refs(payout_id, refs)
+                    break
+                except RefMismatchError:
+                    logger.error("the Result and the answer disagree on ConversationID; flagged for review")
+                    break
+                except Exception:  # the Result URL names the payout, so a Result still settles it
+                    logger.exception("could not store the ConversationID", extra={"attempt": attempt})
+        else:
+            logger.info("Daraja had this OriginatorConversationID already: accepted earlier, not paid twice")
+        self._start_flow(payout_id)
+        record = self._current(payout_id)
+        if refs and record.ref(Ref.CONVERSATION_ID) is None:
+            record = replace(record, refs={**record.refs, **refs})
+        return Initiation(record, Upstream.ACCEPTED)
+
+    def _outcome_unknown(self, payout_id: str, exc: DarajaError | None) -> Initiation:
+        why = str(exc) if exc is not None else "no answer was recorded for the request"
+        logger.warning("payout outcome unknown; not re-sent, Transaction Status will tell", extra={"error": why})
+        _guarded(self._deps.store.flag, payout_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
+        self._start_flow(payout_id)
+        return Initiation(self._current(payout_id), Upstream.UNKNOWN)
+
+    def _rejected(self, payout_id: str, exc: DarajaApiError) -> Initiation:
+        logger.info("payout refused by Daraja", extra={"error_code": exc.error_code})
+        code = exc.error_code or f"HTTP{exc.http_status}"
+        settlement = Settlement(Status.FAILED, code, exc.error_message, SettledBy.INITIATION)
+        _guarded(self._settler.settle, payout_id, settlement)
+        return Initiation(self._current(payout_id), Upstream.REJECTED)
+
+    def _not_sent(self, payout_id: str, exc: DarajaError | None) -> Initiation:
+        # Surely not sent (connect failure, open breaker, no token, no time left): a new attempt may send it.
+        logger.warning("payout not sent", extra={"error": type(exc).__name__ if exc else "configuration"})
+        store = self._deps.store
+        why = str(exc) if exc is not None else "the request could not be built"
+        settled = store.settle(payout_id, Settlement(Status.FAILED, NOT_SENT, why, SettledBy.INITIATION))
+        store.close_not_sent(payout_id)
+        self._settler.release_budget(settled.record)
+        return Initiation(settled.record, Upstream.NOT_SENT)
+
+    # --- replays -----------------------------------------------------------------------------
+
+    def _replay(
+        self, record: Record, request: PayoutRequest, deadline: Deadline | None, *, reserved_now: bool = False
+    ) -> Initiation:
+        if not _same_request(record, request):
+            raise IdempotencyConflictError(record.transaction_id)
+        if reserved_now and record.status is Status.FAILED:
+            self._settler.release_budget(record)  # a failed payout keeps no budget
+        if _may_resend(record, now_utc()):
+            # We cannot tell whether our request left before the crash: re-send it with the same OCID. If it
+            # did leave, Daraja refuses the copy (500.002.1001, "accepted earlier") and nothing is paid twice.
+            logger.warning("payout never acknowledged; re-sent with the same OriginatorConversationID")
+            return self._send(record, request, deadline)
+        logger.info("replay of an earlier payout request; not sent again", extra={"status": record.status.value})
+        if record.status is Status.FAILED and record.settled_by is SettledBy.INITIATION:
+            return Initiation(record, Upstream.REJECTED)
+        if record.ref(Ref.CONVERSATION_ID) is not None or record.status.is_final:
+            return Initiation(record, Upstream.ACCEPTED)
+        if Flag.OUTCOME_UNKNOWN_AT_INITIATION not in record.flags and record.status is Status.PENDING:
+            # Too old to re-send: whatever happened to our request, Transaction Status decides.
+            return self._outcome_unknown(record.transaction_id, None)
+        return Initiation(record, Upstream.UNKNOWN)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _short_code(self) -> str:
+        short_code = self._deps.settings.b2c_short_code
+        if short_code is None:
+            raise ConfigurationError({"MPESA_B2C_SHORT_CODE": "is required to pay out"})
+        return short_code
+
+    def _existing(self, payout_id: str) -> Record | None:
+        try:
+            return self._deps.store.get(payout_id)
+        except RecordNotFoundError:
+            return None
+
+    def _current(self, payout_id: str) -> Record:
+        try:
+            return self._deps.store.get(payout_id)
+        except Exception:  # answer with what we know rather than fail after the request
+            logger.exception("could not read the payout back")
+            return Record.placeholder(Kind.B2C, payout_id)
+
+    def _start_flow(self, payout_id: str) -> None:
+        if self._deps.flow is None:
+            return
+        try:
+            self._deps.flow.start(payout_id)
+        except Exception:  # the sweep resolves payouts whose flow never started
+            logger.exception("could not start the payout timeout flow; the sweep will resolve the payout")
+
+
+def _replaceable(record: Record) -> bool:
+    return record.status is Status.FAILED and record.result_code == NOT_SENT
+
+
+def _same_request(record: Record, request: PayoutRequest) -> bool:
+    """The stored payout is the one asked for (its details also hold what a Result reported)."""
+    if (record.country, record.msisdn, record.amount) != (request.country, request.msisdn, request.amount):
+        return False
+    asked = request.details
+    same_fields = all(record.details.get(key) == value for key, value in asked.items())
+    return same_fields and ("occasion" in asked) == ("occasion" in record.details)
+
+
+def _may_resend(record: Record, now: datetime) -> bool:
+    """The one case where the same OCID goes out again (docs/decisions.md "Paying out once"): the payout
+    is PENDING with no sign that Daraja ever saw our request (no ConversationID, no unknown-outcome flag,
+    no Result, no queue timeout), and it is young enough that Daraja's duplicate check surely covers it."""
+    if record.status is not Status.PENDING or record.ref(Ref.CONVERSATION_ID) is not None:
+        return False
+    if Flag.OUTCOME_UNKNOWN_AT_INITIATION in record.flags or record.ref(Ref.ORIGINATOR_CONVERSATION_ID) is None:
+        return False
+    try:
+        created = datetime.fromisoformat(record.created_at)
+    except ValueError:
+        return False
+    return now - created <= RESEND_WINDOW
+
+
+def _guarded[**P, R](step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
+    """A bookkeeping step after the request: its failure is logged and left for the sweep, never raised."""
+    try:
+        return step(*args, **kwargs)
+    except Exception:
+        logger.exception("bookkeeping step failed after the payout request; left for the sweep")
+        return None

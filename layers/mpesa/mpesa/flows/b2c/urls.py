@@ -1,0 +1,23 @@
+"""The callback URLs a payout (and a balance request) sends: one signed URL per record and purpose,
+`<base>/v1/hooks/<purpose>/<id>/<signature>` (mpesa.edge.signed_urls). template.yaml serves each."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mpesa.edge.signed_urls import signed_callback_url
+
+if TYPE_CHECKING:
+    from mpesa.settings import MpesaSettings
+
+RESULT = "b2c/result"  # the payout's Result
+QUEUE_TIMEOUT = "b2c/timeout"  # the payout timed out in M-Pesa's queue: outcome unknown
+STATUS_RESULT = "b2c/status"  # Transaction Status about the payout
+STATUS_TIMEOUT = "b2c/status-timeout"  # that query timed out in the queue: ask again later
+BALANCE_RESULT = "balance/result"
+BALANCE_TIMEOUT = "balance/timeout"
+PURPOSES = (RESULT, QUEUE_TIMEOUT, STATUS_RESULT, STATUS_TIMEOUT, BALANCE_RESULT, BALANCE_TIMEOUT)
+
+
+def url(settings: MpesaSettings, purpose: str, record_id: str) -> str:
+    return signed_callback_url(settings, purpose, record_id)
