@@ -284,6 +284,7 @@ def pull_callback_url() -> str | None:
 @cache
 def reconciliation() -> DailyReconciliation:
     from mpesa.flows.b2c.reconcile import PayoutReconciler
+    from mpesa.flows.c2b.reconcile import C2BReconciler
     from mpesa.flows.stk.reconcile import StkReconciler
     from mpesa.reconciliation.daily import DailyReconciliation, FlowReconciler
     from mpesa.reconciliation.statement import PullStatement
@@ -293,6 +294,8 @@ def reconciliation() -> DailyReconciliation:
     if settings().b2c_short_code:
         payouts = b2c_payouts()
         reconcilers.append(PayoutReconciler(payouts.deps, payouts.resolution))
+    c2b = c2b_payments()
+    reconcilers.append(C2BReconciler(c2b.deps, c2b.confirmations))
     return DailyReconciliation(
         store(),
         PullStatement(

@@ -37,7 +37,7 @@ def unknown_payout(handlers, simulator, amount: str) -> str:
     wait_for(lambda: control(simulator, "GET", "callbacks?kind=b2c_result"))
     simulator.configure(callback_mode="normal")
     runtime.b2c_payouts().mark_unknown(accepted["payout_id"])
-    return accepted["payout_id"]
+    return str(accepted["payout_id"])
 
 
 def test_an_unknown_payout_mpesa_paid_is_settled_by_reconciliation_once(reconciling, handlers, simulator):

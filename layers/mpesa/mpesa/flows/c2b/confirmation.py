@@ -58,9 +58,14 @@ class C2BConfirmations:
         return self.confirm(payload, short_code=short_code, raw_body=text, source_ip=source_ip)
 
     def confirm(self, payload: C2BPayload, *, short_code: str, raw_body: str = "", source_ip: str = "") -> Confirmation:
-        deps = self._deps
-        logger.append_keys(trans_id=payload.trans_id)
         payment = new_payment(payload, url_short_code=short_code)
+        return self.record(payment, raw_body=raw_body or payload.model_dump_json(by_alias=True), source_ip=source_ip)
+
+    def record(self, payment: NewC2BPayment, *, raw_body: str, source_ip: str = "") -> Confirmation:
+        """Write the payment once (with its claim and expected-payment match) and announce it; a
+        duplicate TransID changes nothing (one that disagrees is kept and flagged)."""
+        deps = self._deps
+        logger.append_keys(trans_id=payment.trans_id)
         require = deps.config.validation_mode is ValidationMode.EXPECTED
         result: WriteResult | None = None
         for _ in range(MAX_MATCH_ATTEMPTS):
@@ -79,7 +84,7 @@ class C2BConfirmations:
         if result.written is not Written.DUPLICATE:
             deps.outbox.settled(record)
         else:
-            self._check_duplicate(record, payment, raw_body or payload.model_dump_json(by_alias=True), source_ip)
+            self._check_duplicate(record, payment, raw_body, source_ip)
         return Confirmation(result.written, record)
 
     def _check_duplicate(self, record: Record, payment: NewC2BPayment, body: str, source_ip: str) -> None:

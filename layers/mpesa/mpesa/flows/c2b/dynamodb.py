@@ -3,7 +3,8 @@
 Items (`pk`):
 - `txn#<TransID>`: the payment, a record of kind c2b (so the outbox and `RecordStore.get` read it),
   SUCCESS on arrival, in the outbox until announced; `c2b_day` = `c2b#<YYYY-MM-DD>` (UTC day of
-  `paid_at`) keys the sparse `by-c2b-day` index (sort key `paid_at`) that the listing reads.
+  `paid_at`) keys the sparse `by-c2b-day` index (sort key `paid_at`) that the listing reads, and `day`
+  (its Nairobi day of `paid_at`) puts it in the `by-day` index the daily reconciliation reads.
 - `receipt#<TransID>`: its receipt claim, `holder_kind` c2b (records/receipts.py).
 - `expected#<REFERENCE>`: an expected payment, its `payments` map, `paid_total`, `status`, `version`.
 - `c2bvalidation#<TransID>`: the latest validation decision and how many were made (TTL `expires_at`).
@@ -22,7 +23,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mpesa.clock import iso, now_utc
+from mpesa.clock import NAIROBI, iso, now_utc
 from mpesa.errors import InputError
 from mpesa.flows.c2b.model import (
     ExpectedPayment,
@@ -38,7 +39,7 @@ from mpesa.flows.c2b.model import (
 from mpesa.flows.c2b.ports import ListedPayment, Page, WriteResult, Written
 from mpesa.markets import Country, market_for
 from mpesa.records.dynamo import CONDITION_FAILED, cancellation_codes, only_conditions_failed, transaction_cancelled
-from mpesa.records.dynamodb import OUTBOX_GRACE, record_from_item, record_key
+from mpesa.records.dynamodb import OUTBOX_GRACE, day_partition, record_from_item, record_key
 from mpesa.records.model import Flag, Kind, Record, RecordNotFoundError, SettledBy, Status
 from mpesa.records.receipts import claim_item, read_claim, write_beside_holder
 from mpesa.records.store import OUTBOX_BUCKET
@@ -56,6 +57,12 @@ _INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z")
 
 def expected_key(reference: str) -> dict[str, str]:
     return {"pk": f"expected#{reference}"}
+
+
+RESULT_DESCRIPTIONS = {
+    SettledBy.CALLBACK: "confirmed by M-Pesa (C2B confirmation)",
+    SettledBy.RECONCILIATION: "listed in M-Pesa's statement; its confirmation never came",
+}
 
 
 def payment_item(
@@ -87,17 +94,19 @@ def payment_item(
         "msisdn": payment.msisdn,
         "details": {k: v for k, v in details.items() if v},
         "result_code": "0",
-        "result_desc": "confirmed by M-Pesa (C2B confirmation)",
+        "result_desc": RESULT_DESCRIPTIONS[payment.settled_by],
         "receipt": payment.trans_id,
         "paid_at": paid_at,
         "created_at": stamp,
         "updated_at": stamp,
         "settled_at": stamp,
-        "settled_by": SettledBy.CALLBACK.value,
+        "settled_by": payment.settled_by.value,
         "event_published": False,
         "pending_bucket": OUTBOX_BUCKET,
         "next_check_at": iso(now + OUTBOX_GRACE),
         "c2b_day": f"c2b#{paid_at[:10]}",
+        # In the by-day index under the day the money moved, so the reconciliation of that day sees it.
+        "day": day_partition(payment.paid_at.astimezone(NAIROBI).date(), payment.trans_id),
     }
     all_flags = {*payment.flags, *flags}
     if all_flags:

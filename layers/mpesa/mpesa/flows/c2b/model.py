@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from mpesa.clock import iso
 from mpesa.errors import ConflictError, InputError
+from mpesa.records.model import SettledBy
 
 TRANS_ID = re.compile(r"[A-Z0-9]{10}")  # M-Pesa receipts: ten upper-case letters and digits
 REFERENCE_MAX = 20  # BillRefNumber (daraja-api.md §3.4)
@@ -45,6 +46,7 @@ class C2BFlag(StrEnum):
     """Flags only C2B payments take (records.Flag has the ones shared with other flows)."""
 
     SHORT_CODE_MISMATCH = "SHORT_CODE_MISMATCH"  # the body names another shortcode than the URL
+    FROM_STATEMENT = "FROM_STATEMENT"  # recorded by the reconciliation: its confirmation never came
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class NewC2BPayment:
     paid_at: datetime  # TransTime (EAT), or when we received it if Daraja sent none
     extra: Mapping[str, str]  # invoice_number, third_party_trans_id, org_account_balance, payer_name
     flags: tuple[str, ...] = ()
+    settled_by: SettledBy = SettledBy.CALLBACK  # the confirmation, or the reconciliation (statement line)
 
     @property
     def reference(self) -> str:
