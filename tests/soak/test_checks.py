@@ -178,3 +178,44 @@ def test_a_c2b_payment_must_have_its_record() -> None:
     verdict = check(observed, Truth(customers, {}, [], []), events)
     assert [(v.record, v.invariant) for v in verdict.violations] == [("c2b#2", "final state matches M-Pesa")]
     assert verdict.classes == {"c2b: recorded from the statement": 1}
+
+
+MOTO_CRASH = """[C2bConfirmationFunction] POST /v1/hooks/c2b/{short_code}/{secret}/confirmation failed; \
+the client gets 502:
+Traceback (most recent call last):
+botocore.exceptions.ClientError: An error occurred (500) when calling the TransactWriteItems operation: <!doctype html>
+api    POST /v1/hooks/c2b/174379/***/confirmation -> 502 (5783 ms)
+"""
+PRODUCT_CRASH = """[StkCallbackFunction] POST /v1/hooks/stk/{transaction_id}/{signature} failed; the client gets 502:
+Traceback (most recent call last):
+  File "/repo/layers/mpesa/mpesa/flows/stk/callbacks.py", line 99, in apply
+KeyError: 'receipt'
+api    POST /v1/hooks/stk/abc/*** -> 502 (12 ms)
+"""
+
+
+def test_a_5xx_is_the_local_stacks_only_when_every_crash_in_its_log_is_moto() -> None:
+    from benchmarks.soak import classify, crashes
+
+    assert crashes(MOTO_CRASH) == {"answered 502: moto 500 on TransactWriteItems": 1}
+    assert crashes(PRODUCT_CRASH) == {"answered 502: KeyError": 1}
+    plan = planned()
+    callbacks = [{"kind": "c2b_confirmation", "delivered": True, "response_status": 502}]
+    for log, local in ((MOTO_CRASH, True), (MOTO_CRASH + PRODUCT_CRASH, False)):
+        verdict = check([seen(plan, None)], truth(plan, {"stk": []}, callbacks), [])
+        classify(verdict, truth(plan, {"stk": []}, callbacks), log)
+        assert [v.suspect.startswith("local stack") for v in verdict.violations] == [local]
+
+
+def test_an_event_announced_twice_is_the_local_stacks_only_after_concurrent_copies_of_its_callback() -> None:
+    from benchmarks.soak import classify
+
+    plan = planned()
+    view = stk_view("SUCCESS", receipt="RCPT000001")
+    succeeded = event("payment.succeeded", status="SUCCESS")
+    copy = {"kind": "stk", "url": "http://api/v1/hooks/stk/rec1/sig", "payload": {"n": 1}, "delivered": True}
+    for copies, local in (([copy, copy], True), ([copy], False)):
+        observed_truth = truth(plan, {"stk": [prompt()]}, copies)
+        verdict = check([seen(plan, view)], observed_truth, [succeeded, succeeded])
+        classify(verdict, observed_truth, None)
+        assert [v.suspect.startswith("local stack") for v in verdict.violations] == [local]
