@@ -207,15 +207,21 @@ def test_a_5xx_is_the_local_stacks_only_when_every_crash_in_its_log_is_moto() ->
         assert [v.suspect.startswith("local stack") for v in verdict.violations] == [local]
 
 
-def test_an_event_announced_twice_is_the_local_stacks_only_after_concurrent_copies_of_its_callback() -> None:
+def test_an_event_announced_twice_is_the_local_stacks_only_after_callbacks_applied_together() -> None:
     from benchmarks.soak import classify
 
     plan = planned()
     view = stk_view("SUCCESS", receipt="RCPT000001")
-    succeeded = event("payment.succeeded", status="SUCCESS")
+    succeeded = {**event("payment.succeeded", status="SUCCESS")}
+    succeeded["detail"] = {**succeeded["detail"], "occurred_at": "2026-12-01T10:00:00.100Z"}
     copy = {"kind": "stk", "url": "http://api/v1/hooks/stk/rec1/sig", "payload": {"n": 1}, "delivered": True}
-    for copies, local in (([copy, copy], True), ([copy], False)):
-        observed_truth = truth(plan, {"stk": [prompt()]}, copies)
+    together = [{**copy, "time": "2026-12-01T13:00:00.000+03:00"}, {**copy, "time": "2026-12-01T13:00:00.300+03:00"}]
+    apart = [
+        {**copy, "time": "2026-12-01T13:00:00.000+03:00"},
+        {**copy, "payload": {"n": 2}, "time": "2026-12-01T13:00:30.000+03:00"},
+    ]
+    for callbacks, local in ((together, True), (apart, False), (together[:1], False)):
+        observed_truth = truth(plan, {"stk": [prompt()]}, callbacks)
         verdict = check([seen(plan, view)], observed_truth, [succeeded, succeeded])
-        classify(verdict, observed_truth, None)
+        classify(verdict, observed_truth, None, [succeeded, succeeded])
         assert [v.suspect.startswith("local stack") for v in verdict.violations] == [local]
