@@ -79,10 +79,12 @@ run: $(VENV)/.stamp
 # The fault soak (benchmarks/soak.py): starts its own local stack on free ports, drives the records under
 # faults, checks them against the simulator's truth; exits non-zero on any violation. `make test` runs
 # the short version (tests/soak/test_short_soak.py).
+# SOAK_ARGS=--serialised-dynamodb runs it on a local AWS whose DynamoDB is serialised (benchmarks/serialised_stack.py).
 SOAK_RECORDS ?= 1000
 SOAK_SEED ?= 16
+SOAK_ARGS ?=
 soak: $(VENV)/.stamp
-	$(PY) -m benchmarks.soak --records $(SOAK_RECORDS) --seed $(SOAK_SEED) --report .local/soak.json
+	$(PY) -m benchmarks.soak --records $(SOAK_RECORDS) --seed $(SOAK_SEED) --report .local/soak.json $(SOAK_ARGS)
 
 # Register a deployed stack's C2B URLs with Daraja (reads the stack outputs; IAM-signed call to the
 # stack's POST /v1/c2b/register). CONFIG_ENV picks the samconfig.toml environment; SHORT_CODE is optional.
