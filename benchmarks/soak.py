@@ -96,7 +96,14 @@ STACK_ENV = {
     "SIMULATOR_OUT_OF_ORDER_MAX_HOLD_S": "2",
 }
 # Simulator settings a theme may change; each round puts them back as they were at the start.
-RESTORED_CONFIG = ("callback_mode", "duplicate_count", "callback_delay_s", "callback_shape", "result_code_as_string")
+RESTORED_CONFIG = (
+    "callback_mode",
+    "duplicate_count",
+    "callback_delay_s",
+    "callback_shape",
+    "result_code_as_string",
+    "stk_also_confirms_c2b",
+)
 
 STK_ACTIONS = {  # planned action: (weight, the simulator's script, delay range in seconds)
     "pay": (40, "pay", (0.2, 1.5)),
@@ -167,6 +174,7 @@ def themes(stk_wait: int) -> list[Theme]:
         Theme("callbacks in odd shapes", config={"callback_shape": "random", "result_code_as_string": True}),
         Theme("balance and C2B register faults", (BALANCE, REGISTER), side_calls=("balance", "register"), favours=C2B),
         Theme("C2B external validation", favours=C2B, external_validation=True),
+        Theme("STK payments also confirmed as C2B", config={"stk_also_confirms_c2b": True}, favours=STK),
         Theme(
             "mixed",
             (PUSH, QUERY, B2C_PATH, STATUS),
@@ -536,8 +544,18 @@ def view_of(ends: Endpoints, seen: Observed) -> dict[str, Any] | None:
 def refresh(ends: Endpoints, observed: Sequence[Observed], concurrency: int) -> None:
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         views = list(pool.map(lambda seen: view_of(ends, seen), observed))
-    for seen, view in zip(observed, views, strict=True):
-        seen.view = view
+        for seen, view in zip(observed, views, strict=True):
+            seen.view = view
+        paid = [s for s in observed if s.plan.kind == STK and s.view and s.view.get("receipt")]
+        twins = list(pool.map(lambda seen: twin_of(ends, seen), paid))
+    for seen, twin in zip(paid, twins, strict=True):
+        seen.twin = twin
+
+
+def twin_of(ends: Endpoints, seen: Observed) -> dict[str, Any] | None:
+    """The C2B record of an STK payment's receipt (Daraja may confirm an STK payment as C2B too)."""
+    status, body = call("GET", f"{ends.api}/v1/c2b/transactions/{(seen.view or {}).get('receipt')}")
+    return body if status == 200 and isinstance(body, dict) else None
 
 
 def open_records(observed: Sequence[Observed]) -> list[Observed]:
@@ -1080,6 +1098,7 @@ class Run:
                 item["record_id"],
                 item["view"],
                 item["c2b_answer"],
+                item.get("twin"),
             )
             for item in raw["observed"]
         ]
@@ -1238,6 +1257,12 @@ def classify(
             why = f"every handler crash in the stack log is the local stack's ({causes})"
         elif violation.invariant == "exactly one final event per record" and "delivered" in violation.detail:
             why = _duplicate_event_cause(violation.detail.split()[1], truth, events, moto_copies)
+        elif violation.invariant == "money counted once" and "from the statement" in violation.detail and moto_copies:
+            why = (
+                "the C2B record was made from the statement because the STK record's receipt claim (written with it "
+                f"in one transaction) vanished: moto put back a table copy taken mid-write ({moto_copies} copies "
+                "failed in the log)"
+            )
         elif "which no soak customer paid" in violation.detail and moto_copies:
             receipt = violation.detail.split()[2].rstrip(",")
             if any(

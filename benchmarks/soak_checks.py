@@ -99,6 +99,7 @@ class Observed:
     record_id: str | None = None
     view: dict[str, Any] | None = None  # the API's view at the end (None: 404 or never created)
     c2b_answer: dict[str, Any] | None = None  # the simulator's Pay Bill answer (C2B)
+    twin: dict[str, Any] | None = None  # STK: the C2B record of the same receipt, when Daraja confirmed it as C2B too
 
 
 @dataclass
@@ -212,6 +213,30 @@ def _check_stk(seen: Observed, customer: Mapping[str, Any], verdict: Verdict) ->
         verdict.violate("final state matches M-Pesa", name, "flagged LATE_SUCCESS although M-Pesa paid nothing late")
         return
     verdict.classes[f"stk: {status} as M-Pesa ({view.get('settled_by')})"] += 1
+    if seen.twin is not None:
+        _check_twin(seen, seen.twin, verdict)
+
+
+def _check_twin(seen: Observed, twin: Mapping[str, Any], verdict: Verdict) -> None:
+    """An STK payment Daraja also confirmed as C2B: two records of one payment, and exactly one of them
+    counts the money (docs/decisions.md "STK and C2B: one receipt, two records"); a double count found
+    only after both were announced is flagged DOUBLE_COUNT on both, as designed."""
+    flags = set((seen.view or {}).get("flags") or [])
+    stk_counts = "COUNTED_BY_LINKED_RECORD" not in flags
+    c2b_counts = bool(twin.get("counted"))
+    if "DOUBLE_COUNT" in flags and "DOUBLE_COUNT" in (twin.get("flags") or []):
+        verdict.classes["stk+c2b: counted twice, found and flagged DOUBLE_COUNT on both"] += 1
+    elif stk_counts and c2b_counts:
+        origin = " (the C2B record from the statement)" if "FROM_STATEMENT" in (twin.get("flags") or []) else ""
+        verdict.violate(
+            "money counted once", seen.plan.name, f"the STK and C2B records of one receipt both count it{origin}"
+        )
+    elif not stk_counts and not c2b_counts:
+        verdict.violate(
+            "money counted once", seen.plan.name, "neither the STK nor the C2B record of one receipt counts it"
+        )
+    else:
+        verdict.classes[f"stk+c2b: one receipt, counted by the {'STK' if stk_counts else 'C2B'} record"] += 1
 
 
 def _stk_unknown(seen: Observed, push: Mapping[str, Any], action: str, verdict: Verdict) -> None:
@@ -405,6 +430,7 @@ def _check_unexpected_events(
     """A C2B payment announced that no soak customer made is money out of nowhere (or a TransID mix-up)."""
     ours = {(s.plan.kind, s.record_id) for s in observed if s.record_id}
     made = {str(s.c2b_answer.get("receipt")) for s in observed if s.c2b_answer and s.c2b_answer.get("receipt")}
+    made |= {str(s.twin["trans_id"]) for s in observed if s.twin}  # checked with their STK record
     for (kind, record_id), _ in by_record.items():
         if kind == C2B and (kind, record_id) not in ours and record_id not in made:
             verdict.violate(

@@ -225,3 +225,23 @@ def test_an_event_announced_twice_is_the_local_stacks_only_after_callbacks_appli
         verdict = check([seen(plan, view)], observed_truth, [succeeded, succeeded])
         classify(verdict, observed_truth, None, [succeeded, succeeded])
         assert [v.suspect.startswith("local stack") for v in verdict.violations] == [local]
+
+
+def test_an_stk_payment_also_confirmed_as_c2b_is_counted_by_one_record_only() -> None:
+    plan = planned()
+    events = [event("payment.succeeded", status="SUCCESS")]
+    cases = [
+        ([], {"trans_id": "RCPT000001", "counted": False, "flags": ["COUNTED_BY_LINKED_RECORD"]}, []),
+        (["COUNTED_BY_LINKED_RECORD"], {"trans_id": "RCPT000001", "counted": True, "flags": []}, []),
+        (["DOUBLE_COUNT"], {"trans_id": "RCPT000001", "counted": True, "flags": ["DOUBLE_COUNT"]}, []),
+        ([], {"trans_id": "RCPT000001", "counted": True, "flags": []}, ["money counted once"]),
+        (
+            ["COUNTED_BY_LINKED_RECORD"],
+            {"trans_id": "RCPT000001", "counted": False, "flags": []},
+            ["money counted once"],
+        ),
+    ]
+    for flags, twin, violated in cases:
+        view = stk_view("SUCCESS", receipt="RCPT000001", flags=flags)
+        observed = Observed(plan, [], "rec1", view, None, twin)
+        assert invariants(check([observed], truth(plan, {"stk": [prompt()]}), events)) == violated
