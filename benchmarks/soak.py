@@ -252,8 +252,8 @@ def make_plan(counts: Mapping[str, int], rounds: int, seed: int, *, fault_rate: 
             for _ in range(share):
                 themed.append(variants[cursors[path] % len(variants)])
                 cursors[path] += 1
-        at_start = [f for f in themed if f.path not in TRAFFIC_PATHS]
-        spread = [f for f in themed if f.path in TRAFFIC_PATHS]
+        at_start = [f for f in themed if f.path not in TRAFFIC_PATHS or not chosen]
+        spread = [f for f in themed if f not in at_start]
         before: dict[str, list[Fault]] = defaultdict(list)
         for i, fault in enumerate(spread):  # spread over the round, not one burst that only opens the breaker
             before[chosen[i * len(chosen) // len(spread)].name].append(fault)
@@ -486,19 +486,23 @@ def run_rounds(
             for which in theme.side_calls:
                 driver.side_call(which)
 
-            def one(record: Planned, faults: list[Fault], flip: str | None) -> None:
+            flips: list[threading.Timer] = []
+
+            def one(record: Planned, faults: list[Fault], flip: str | None, timers: list[threading.Timer]) -> None:
                 for fault in faults:
                     sim.inject(fault, f"before {record.name}")
                 if flip is not None:
-                    flip_callbacks(sim, flip, baseline)
+                    timers.append(flip_callbacks(sim, flip, baseline))
                 driver.run(observed[record.name])
 
             futures = [
-                pool.submit(one, record, round_.before.get(record.name, []), round_.flips.get(record.name))
+                pool.submit(one, record, round_.before.get(record.name, []), round_.flips.get(record.name), flips)
                 for record in round_.records
             ]
             for future in futures:
                 future.result()
+            for timer in flips:  # a flip ends within its round, never inside the next round's theme
+                timer.join()
             for which in theme.side_calls:
                 driver.side_call(which)
             time.sleep(max(0.0, dwell - (time.monotonic() - started)))
@@ -517,28 +521,32 @@ def run_rounds(
 _flip_lock = threading.Lock()
 
 
-def flip_callbacks(sim: Simulator, mode: str, baseline: Mapping[str, Any]) -> None:
+def flip_callbacks(sim: Simulator, mode: str, baseline: Mapping[str, Any]) -> threading.Timer:
     """Callbacks `mode` for a moment, then back (only in rounds whose theme leaves callbacks alone)."""
     with _flip_lock:
         sim.configure({"callback_mode": mode}, "random flip")
     timer = threading.Timer(1.5, lambda: sim.configure({"callback_mode": baseline["callback_mode"]}, "flip ends"))
     timer.daemon = True
     timer.start()
+    return timer
 
 
 # --- after the rounds: let everything settle, then resolve what can be resolved -------------------
 
 
 def view_of(ends: Endpoints, seen: Observed) -> dict[str, Any] | None:
+    """The record as the API shows it; None only when the API says it does not exist (404). A failed
+    read is kept among the record's answers (a 5xx is checked like any other) and the last view stays."""
     if seen.record_id is None:
         return None
     path = {STK: "/v1/payments/", B2C: "/v1/payouts/", C2B: "/v1/c2b/transactions/"}[seen.plan.kind]
     status, body = call("GET", f"{ends.api}{path}{seen.record_id}")
     if status == 200 and isinstance(body, dict):
         return body
-    if status != 404:
-        seen.answers.append(Answer("status", status, body, 0.0))
-    return None
+    if status == 404:
+        return None
+    seen.answers.append(Answer("status", status, body, 0.0))
+    return seen.view
 
 
 def refresh(ends: Endpoints, observed: Sequence[Observed], concurrency: int) -> None:
@@ -961,15 +969,9 @@ def print_report(
     figures["faults consumed / injected"] = (
         f"{sum(consumed.values())} / {sum(1 for _, _, w in timeline.entries if w.startswith('fault #'))}"
     )
-    pushes = Counter(
-        str((e.get("body") or {}).get("PhoneNumber"))
-        for e in truth.journal
-        if e["path"] == PUSH and e.get("status") == 200
-    )
     figures["STK prompts per key (max)"] = max(
         (len(truth.customers.get(s.plan.msisdn, {}).get("stk", [])) for s in observed if s.plan.kind == STK), default=0
     )
-    figures["push requests answered 200 (max per customer)"] = max(pushes.values(), default=0)
     figures["payouts per OCID (max)"] = max((int(line.get("payouts", 0)) for line in truth.payouts.values()), default=0)
     figures.update(verdict.figures)
     width = max(len(k) for k in figures) + 2

@@ -50,6 +50,7 @@ UNKNOWN_EVENTS = {STK: "payment.outcome_unknown", B2C: "payout.outcome_unknown"}
 ID_FIELDS = {STK: "transaction_id", B2C: "payout_id", C2B: "trans_id"}
 # 5xx answers the API documents (README): nothing was sent (503), or M-Pesa refused it as upstream trouble (502).
 DOCUMENTED_5XX = {503: {"upstream_unavailable"}, 502: {"rejected_by_mpesa"}}
+TOKEN_REFUSED = 401  # Daraja's answer to a revoked or expired access token: refused before any processing
 # Record states after which nothing is owed.
 FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMEOUT"})
 # The result code of a request that surely never reached M-Pesa: the caller was answered 503 and may retry
@@ -148,6 +149,7 @@ def check(observed: Sequence[Observed], truth: Truth, events: Sequence[Mapping[s
         _check_answers(seen, verdict)
         if seen.record_id is not None:
             _check_events(seen, by_record.get((seen.plan.kind, seen.record_id), []), verdict)
+    _check_push_requests(observed, truth.journal, verdict)
     _check_event_ids(events, verdict)
     _check_callback_answers(truth.callbacks, verdict)
     _check_unexpected_events(observed, by_record, verdict)
@@ -352,8 +354,12 @@ def _check_c2b(seen: Observed, customer: Mapping[str, Any], verdict: Verdict) ->
 def _check_answers(seen: Observed, verdict: Verdict) -> None:
     ids = set()
     for answer in seen.answers:
+        if answer.what == "paybill":  # the customer's phone talking to the simulator, not our API
+            continue
         body = answer.body if isinstance(answer.body, dict) else {}
-        if answer.status >= 500 and body.get("error") not in DOCUMENTED_5XX.get(answer.status, set()):
+        if answer.status == 0:  # API Gateway would have answered 504 after 30 s
+            verdict.violate("no undocumented 5xx", seen.plan.name, f"{answer.what}: no answer ({_short(answer.body)})")
+        elif answer.status >= 500 and body.get("error") not in DOCUMENTED_5XX.get(answer.status, set()):
             verdict.violate(
                 "no undocumented 5xx", seen.plan.name, f"{answer.what} answered {answer.status}: {_short(answer.body)}"
             )
@@ -361,6 +367,27 @@ def _check_answers(seen: Observed, verdict: Verdict) -> None:
             ids.add(body.get(ID_FIELDS[seen.plan.kind]))
     if len(ids) > 1:
         verdict.violate("one record per Idempotency-Key", seen.plan.name, f"{len(ids)} different ids for one key")
+
+
+def _check_push_requests(observed: Sequence[Observed], journal: Sequence[Mapping[str, Any]], verdict: Verdict) -> None:
+    """From the simulator's request journal: a push may reach M-Pesa once per Idempotency-Key (each soak key
+    has its own customer). A second request, even one M-Pesa refused or never answered, is a re-send; only a
+    request refused for its access token (401, before anything is processed) is sent again with a new one."""
+    requests = Counter(
+        str(entry["body"].get("PhoneNumber"))
+        for entry in journal
+        if entry.get("path") == PUSH and isinstance(entry.get("body"), dict) and entry.get("status") != TOKEN_REFUSED
+    )
+    for seen in observed:
+        if seen.plan.kind == STK and requests[seen.plan.msisdn] > 1:
+            verdict.violate(
+                "one push per Idempotency-Key",
+                seen.plan.name,
+                f"M-Pesa received {requests[seen.plan.msisdn]} push requests",
+            )
+    verdict.figures["push requests per key (max, from the journal; 401 refusals aside)"] = max(
+        (requests[s.plan.msisdn] for s in observed if s.plan.kind == STK), default=0
+    )
 
 
 def _events_by_record(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:

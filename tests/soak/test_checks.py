@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.soak_checks import B2C, C2B, STK, Answer, Observed, Planned, Truth, check
+from benchmarks.soak_checks import B2C, C2B, PUSH, STK, Answer, Observed, Planned, Truth, check
 
 PHONE = "254710000001"
 
@@ -245,3 +245,14 @@ def test_an_stk_payment_also_confirmed_as_c2b_is_counted_by_one_record_only() ->
         view = stk_view("SUCCESS", receipt="RCPT000001", flags=flags)
         observed = Observed(plan, [], "rec1", view, None, twin)
         assert invariants(check([observed], truth(plan, {"stk": [prompt()]}), events)) == violated
+
+
+def test_a_second_push_request_for_one_key_is_a_violation_unless_the_first_was_refused_for_its_token() -> None:
+    plan = planned()
+    view = stk_view("SUCCESS", receipt="RCPT000001")
+    push = {"path": PUSH, "body": {"PhoneNumber": plan.msisdn}}
+    for statuses, violated in (([503, 200], ["one push per Idempotency-Key"]), ([401, 200], [])):
+        journal = [{**push, "status": status} for status in statuses]
+        observed_truth = Truth({plan.msisdn: {"stk": [prompt()]}}, {}, journal, [])
+        verdict = check([seen(plan, view)], observed_truth, [event("payment.succeeded", status="SUCCESS")])
+        assert invariants(verdict) == violated
