@@ -465,12 +465,16 @@ def run_rounds(
     concurrency: int,
     baseline: Mapping[str, Any],
     log: Callable[[str], None],
-) -> tuple[list[Observed], list[dict[str, Any]]]:
+) -> tuple[list[Observed], list[dict[str, Any]], float]:
     observed = {record.name: Observed(record) for record in plan.records}
     leftovers: list[dict[str, Any]] = []
+    waited = 0.0
     dwell = STK_WAIT + STK_INTERVAL + 1  # long enough for the round's timeout flows to ask once
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="soak") as pool:
         for round_ in plan.rounds:
+            # A round starts once Daraja calls go through again (a breaker a fault burst opened stays open
+            # 60 s, and its 503s would hide the round's theme), before its own faults are queued.
+            waited += wait_reachable(driver.ends, sim.timeline, limit_s=75.0)
             started = time.monotonic()
             theme = round_.theme
             sim.timeline.add(f"round {round_.index} begins: {theme.name}")
@@ -515,7 +519,7 @@ def run_rounds(
                 f"round {round_.index:>3} {theme.name:<48} {len(round_.records):>4} records "
                 f"{time.monotonic() - started:6.1f} s"
             )
-    return list(observed.values()), leftovers
+    return list(observed.values()), leftovers, waited
 
 
 _flip_lock = threading.Lock()
@@ -1125,7 +1129,7 @@ def drive(args: argparse.Namespace, log: Callable[[str], None], clock: Clock) ->
             f"in {len(plan.rounds)} rounds, seed {args.seed}"
         )
         driving = time.monotonic()
-        observed, leftovers = run_rounds(plan, driver, sim, args.concurrency, baseline, log)
+        observed, leftovers, waited = run_rounds(plan, driver, sim, args.concurrency, baseline, log)
         driven_s = time.monotonic() - driving
         sim.configure(baseline, "rounds over")
         try:
@@ -1144,6 +1148,7 @@ def drive(args: argparse.Namespace, log: Callable[[str], None], clock: Clock) ->
         "wall time (s): total / driving": f"{clock.now():.0f} / {driven_s:.0f}",
         "records per second (driving)": round(total / driven_s, 1) if driven_s else 0,
         "faults left unconsumed (cleared)": len(leftovers),
+        "waited for M-Pesa to be reachable before rounds (s)": round(waited),
         "stack RSS MB: first / peak / last": rss_figure(memory.samples),
         "side calls (balance/register) by status": dict(Counter(f"{a.what} {a.status}" for a in driver.side_answers)),
         **extra,
