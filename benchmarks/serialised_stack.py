@@ -4,7 +4,7 @@ to an item; the soak starts it with `--serialised-dynamodb`.
 moto applies a conditional write without a lock, so two concurrent writers can both win; and its
 TransactWriteItems deep-copies the whole table first (failing with a 500 when another thread writes
 meanwhile) and, when the transaction is cancelled, puts that copy back, losing every write other threads
-made in between. The local stack is to serialise its DynamoDB writes itself (docs/local-stack.md); until it
+made in between. The design has the local AWS serialise its DynamoDB writes, as DynamoDB does; until local/
 does, this runs it with the same lock the integration tests use (tests/support/stack.py), so that a soak
 sees the product's behaviour rather than moto's races. Nothing in local/ changes.
 """
