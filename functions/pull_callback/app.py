@@ -21,7 +21,9 @@ app = new_resolver()
 PULL_REF = "pull-transactions"
 
 
-@app.post("/v1/hooks/pull", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/pull", body=None, summary="Pull Transactions' registered CallBackURL: kept for a person, never applied"
+)
 def pull_notification() -> Response[str]:
     peer = source_ip(app.current_event.raw_event)
     if not configured_allowlist().allows(peer):

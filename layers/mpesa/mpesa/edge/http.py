@@ -23,6 +23,7 @@ answer with the field or reason at fault, never a stack trace:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -32,11 +33,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from pydantic import BaseModel
 
 from mpesa.clock import Deadline
 from mpesa.edge.body import json_body
 from mpesa.edge.callbacks import source_ip
 from mpesa.edge.observability import logger, metrics
+from mpesa.edge.webhook_docs import WebhookDoc
 from mpesa.errors import (
     CallbackPayloadError,
     CallbackRefusedError,
@@ -52,6 +55,8 @@ from mpesa.errors import (
     UnavailableError,
 )
 from mpesa.safe_json import JsonBodyError
+
+Route = Callable[..., Any]
 
 _LOCATIONS = ("body", "header", "query", "path")
 API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
@@ -89,11 +94,30 @@ def api_deadline(app: APIGatewayHttpResolver, reserve_s: float) -> Deadline:
     return remaining.earliest(Deadline.within(API_GATEWAY_BUDGET_S))
 
 
-def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGatewayHttpResolver:
+class MpesaResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver, plus webhook routes: hidden from its validation (our bounded
+    parser reads their bodies) but documented in its OpenAPI (mpesa.edge.webhook_docs)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._webhooks: list[WebhookDoc] = []
+
+    def webhook(self, rule: str, *, body: type[BaseModel] | None, summary: str) -> Callable[[Route], Route]:
+        self._webhooks.append(WebhookDoc(rule, body, summary))
+        return self.post(rule, include_in_schema=False)
+
+    def get_openapi_json_schema(self, **options: Any) -> str:
+        document = json.loads(super().get_openapi_json_schema(**options))
+        for webhook in self._webhooks:
+            webhook.add_to(document)
+        return json.dumps(document)
+
+
+def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> MpesaResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
     `record_noun`/`id_name` word the 404 ("no payment with this transaction_id")."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_body)
+    app = MpesaResolver(enable_validation=True, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:
