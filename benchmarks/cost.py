@@ -90,6 +90,7 @@ def stk_payment(stack: Stack, *, by: str) -> tuple[str, Execution]:
     accept_prompt(stack.simulator, accepted["checkout_request_id"])  # the customer pays now
     if by == "callback":
         wait_until(lambda: (stack.item(txn) or {}).get("settled_by"), "the callback to settle the payment")
+        stack.quiesce()  # its invocation has ended: no two handlers ever run at once (they share Powertools' metrics)
     gate.set()  # WaitForCallback ends
     execution = Execution.from_history(stack.history("stk", txn))
     stack.quiesce()
@@ -153,6 +154,7 @@ def payout(stack: Stack) -> tuple[str, Execution]:
         raise RuntimeError(f"payout answered {code}: {accepted}")
     payout_id = accepted["payout_id"]
     wait_until(lambda: (stack.item(payout_id) or {}).get("settled_by"), "the Result to settle the payout")
+    stack.quiesce()
     gate.set()  # WaitForResult ends
     execution = Execution.from_history(stack.history("b2c", payout_id))
     stack.quiesce()

@@ -145,7 +145,9 @@ class Stack:
         return list(events)
 
     def quiesce(self, timeout_s: float = 10.0) -> None:
-        """Until no metered handler is running."""
+        """Until no metered handler is running. The scenarios never let two run at once: in one process the
+        handlers share module-level state that Lambda gives each function its own copy of (Powertools'
+        metrics buffer: one handler would flush the other's EMF lines, and its log bytes with them)."""
         deadline = time.monotonic() + timeout_s
         while self.meter.in_flight and time.monotonic() < deadline:
             time.sleep(0.002)
