@@ -33,7 +33,8 @@ def test_measure_gives_a_row_per_target_with_medians_and_ratios():
 
     def fake(target, *, no_bytecode=False):
         calls.append(target.name)
-        return {"import_s": import_s[target.name], "maxrss_kib": 40 * 1024, "xray": True, "modules": 10}
+        seconds = import_s[target.name]
+        return {"import_s": 2 * seconds, "cpu_s": seconds, "maxrss_kib": 40 * 1024, "xray": True, "modules": 10}
 
     rows = cold_start.measure(chosen, repeat=3, runner=fake)
     assert [r.name for r in rows] == [t.name for t in chosen]
@@ -50,6 +51,7 @@ def test_a_real_fresh_process_imports_a_handler_with_the_tracer():
     (target,) = [t for t in cold_start.targets(["payout_status"]) if t.name == "payout_status"]
     result = cold_start.run_once(target)
     assert result["import_s"] > 0
+    assert result["cpu_s"] > 0
     assert result["maxrss_kib"] > 0
     assert result["xray"] is True
 
