@@ -24,6 +24,7 @@ bound for a layer shipped without .pyc).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -94,11 +95,17 @@ class Row:
         return "yes" if self.import_ratio <= self.target else "no"
 
 
-def template_functions() -> dict[str, dict[str, Any]]:
-    """Logical id -> the function's properties (CodeUri, Handler, Environment, MemorySize, ...)."""
+@functools.cache
+def _template() -> dict[str, Any]:
     from local.cfn import load_template
 
-    template = load_template(ROOT / "template.yaml")
+    template: dict[str, Any] = load_template(ROOT / "template.yaml")
+    return template
+
+
+def template_functions() -> dict[str, dict[str, Any]]:
+    """Logical id -> the function's properties (CodeUri, Handler, Environment, MemorySize, ...)."""
+    template = _template()
     return {
         logical: resource["Properties"]
         for logical, resource in template["Resources"].items()
@@ -109,9 +116,7 @@ def template_functions() -> dict[str, dict[str, Any]]:
 def lambda_environment(logical_id: str, properties: dict[str, Any], task_root: Path) -> dict[str, str]:
     """What a deployed function's process sees: the template's variables (placeholders where they are
     references), Lambda's own, fake credentials. POWERTOOLS_TRACE_DISABLED is not set."""
-    from local.cfn import load_template
-
-    template = load_template(ROOT / "template.yaml")
+    template = _template()
     variables = {
         **template["Globals"]["Function"]["Environment"]["Variables"],
         **properties.get("Environment", {}).get("Variables", {}),
@@ -280,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'xray':>6}  target (import time)"
     )
     for row in rows:
-        goal = f"<= {row.target:.2f}x: {row.verdict}" if row.target is not None else ""
+        goal = f"≤ {row.target:.2f}x: {row.verdict}" if row.target is not None else ""
         print(
             f"{row.name:<38}{row.import_ms:>8.0f}{row.cpu_ms:>8.0f}{row.import_ratio:>9.2f}{row.rss_mib:>9.1f}"
             f"{row.rss_ratio:>9.2f}"

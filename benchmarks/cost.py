@@ -261,12 +261,12 @@ def print_targets(out: TextIO, runs: dict[str, ScenarioRun], totals: dict[str, f
     print("\n== targets ==", file=out)
     if "callback" in totals:
         value = totals["callback"]
-        print(f"<= $15 per 1M STK payments settled by callback: {_yes(value <= 15)} ({value:.2f})", file=out)
+        print(f"≤ $15 per 1M STK payments settled by callback: {_yes(value <= 15)} ({value:.2f})", file=out)
         wru = costing.write_units_per_payment(runs["callback"])
-        print(f"write units per STK payment settled by callback: {wru:.1f} (target <= 6): {_yes(wru <= 6)}", file=out)
+        print(f"write units per STK payment settled by callback: {wru:.1f} (target ≤ 6): {_yes(wru <= 6)}", file=out)
     if "query" in totals:
         value = totals["query"]
-        print(f"<= $25 per 1M STK payments settled by query: {_yes(value <= 25)} ({value:.2f})", file=out)
+        print(f"≤ $25 per 1M STK payments settled by query: {_yes(value <= 25)} ({value:.2f})", file=out)
     print("C2B confirmation: not measured (no C2B confirmation function in functions/ on this branch)", file=out)
 
 
