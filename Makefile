@@ -14,12 +14,13 @@ SAM := $(SAMVENV)/bin/sam
 SAM_ENV := PATH="$(dir $(PY312)):$$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run test lint typecheck validate build iac pytest setup clean check-python
+.PHONY: help run test lint typecheck validate build iac pytest setup clean check-python register-c2b
 
 help:
 	@echo "make run   start the local stack (moto + Daraja simulator + HTTP API) on 127.0.0.1"
 	@echo "make test  install everything and run every check (ruff, mypy, sam validate/cfn-lint, sam build, IaC scan, pytest)"
 	@echo "make iac   the IaC scan alone: checkov on the SAM-transformed template (docs/decisions.md, 'IaC scan')"
+	@echo "make register-c2b CONFIG_ENV=sandbox [SHORT_CODE=600997]  register a deployed stack's C2B URLs"
 
 check-python:
 	@test -n "$(PY312)" || scripts/find-python.sh 3.12
@@ -73,6 +74,13 @@ test: setup lint typecheck validate build iac pytest
 
 run: $(VENV)/.stamp
 	@$(PY) -m local
+
+# Register a deployed stack's C2B URLs with Daraja (reads the stack outputs; IAM-signed call to the
+# stack's POST /v1/c2b/register). CONFIG_ENV picks the samconfig.toml environment; SHORT_CODE is optional.
+# Production registers once: see docs/operations.md ("C2B URLs") first.
+CONFIG_ENV ?= default
+register-c2b: $(VENV)/.stamp
+	$(PY) scripts/register_c2b.py --config-env $(CONFIG_ENV) $(if $(SHORT_CODE),--short-code $(SHORT_CODE))
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) $(IACVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

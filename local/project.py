@@ -5,9 +5,12 @@ Everything else in `local/` reads the template generically.
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
-from collections.abc import Mapping
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 # Local defaults for variables a function declares: short timeout-flow waits so that a payment with
@@ -24,6 +27,7 @@ LOCAL_ENV_DEFAULTS = {
     "B2C_STATUS_MAX_QUERIES": "5",
 }
 LOCAL_CALLER_IP = "127.0.0.1"
+C2B_REGISTER_ROUTE = "POST /v1/c2b/register"
 SHELL_PREFIXES_DROPPED = ("MMO_MPESA_", "MPESA_")
 CALLBACK_SECRET_LENGTH = 48
 
@@ -80,4 +84,28 @@ def sample_curl(api_url: str) -> str:
         '-H "Idempotency-Key: $(uuidgen 2>/dev/null || date +%s)" '
         """-d '{"phone_number":"254708374149","amount":"10","account_reference":"ORDER1","""
         """"transaction_desc":"Test"}'"""
+    )
+
+
+def after_start(
+    api_url: str, route_keys: Collection[str], simulator_url: str | None, log: Callable[[str], None]
+) -> None:
+    """Once the stack serves: register the C2B URLs with the simulator through the stack's own
+    POST /v1/c2b/register (as `make register-c2b` does on AWS), so that a Pay Bill from the virtual
+    phone reaches the stack. A failure is reported and leaves the rest of the stack running."""
+    if simulator_url is None or C2B_REGISTER_ROUTE not in route_keys:
+        return
+    request = urllib.request.Request(  # noqa: S310 (the local front, on loopback)
+        f"{api_url}/v1/c2b/register", data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        detail = exc.read().decode(errors="replace") if isinstance(exc, urllib.error.HTTPError) else str(exc)
+        log(f"WARNING: C2B URLs not registered with the simulator ({detail}); POST {api_url}/v1/c2b/register")
+        return
+    log(
+        f"C2B URLs registered with the simulator for shortcode {answer.get('short_code')} "
+        f"({answer.get('api_version')}, ResponseType {answer.get('response_type')}): Pay Bill from the virtual phone"
     )

@@ -189,6 +189,7 @@ class LocalStack:
         except (TemplateError, KeyError, ValueError) as exc:  # ScheduleError is a ValueError
             raise StartupError(f"{settings.template}: {type(exc).__name__}: {exc}") from exc
         self._start_front()
+        project.after_start(self.api_url, [r.route_key for r in self.model.routes()], self.simulator_url, self.log)
         if self.events_log is not None:
             self.events_log.start()
         if self.schedules is not None:

@@ -2,8 +2,10 @@
 
 Routes: POST /v1/hooks/b2c/result/{payout_id}/{signature} (the ResultURL sent with each payout: it
 settles the payout), POST /v1/hooks/b2c/status/{payout_id}/{signature} (the ResultURL of Transaction
-Status about a payout: it settles it too), and POST /v1/hooks/b2c/result (MpesaService's default: no
-per-record secret, so the body is kept and Transaction Status confirms it first). All check the source IP.
+Status about a payout: it settles it too), POST /v1/hooks/b2c/recon-status/{payout_id}/{signature} (the
+same, asked by the daily reconciliation: settled by reconciliation), and POST /v1/hooks/b2c/result
+(MpesaService's default: no per-record secret, so the body is kept and Transaction Status confirms it
+first). All check the source IP.
 """
 
 from typing import Any
@@ -20,7 +22,7 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.edge.signed_urls import verify
 from mpesa.errors import CallbackRefusedError
 from mpesa.flows.b2c import urls
-from mpesa.records import SettleResult
+from mpesa.records import SettledBy, SettleResult
 
 app = new_resolver()
 
@@ -37,6 +39,15 @@ def status_result(payout_id: str, signature: str) -> Response[str]:
     body, peer, allowed = _delivery(urls.STATUS_RESULT, payout_id, signature)
     payouts = runtime.b2c_payouts()
     result = payouts.receive_status_result(body, source_ip=peer, source_allowed=allowed, payout_id=payout_id)
+    return _ack(result)
+
+
+@app.post("/v1/hooks/b2c/recon-status/<payout_id>/<signature>", include_in_schema=False)
+def reconciliation_status_result(payout_id: str, signature: str) -> Response[str]:
+    body, peer, allowed = _delivery(urls.RECONCILIATION_STATUS, payout_id, signature)
+    result = runtime.b2c_payouts().receive_status_result(
+        body, source_ip=peer, source_allowed=allowed, payout_id=payout_id, settled_by=SettledBy.RECONCILIATION
+    )
     return _ack(result)
 
 

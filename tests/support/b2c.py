@@ -19,12 +19,14 @@ PHONE = "254708374149"
 ROUTES = {
     "result": "/v1/hooks/b2c/result/{payout_id}/{signature}",
     "status": "/v1/hooks/b2c/status/{payout_id}/{signature}",
+    "recon-status": "/v1/hooks/b2c/recon-status/{payout_id}/{signature}",
     "timeout": "/v1/hooks/b2c/timeout/{payout_id}/{signature}",
     "status-timeout": "/v1/hooks/b2c/status-timeout/{payout_id}/{signature}",
 }
 HANDLER_FOR = {
     "result": "b2c_result",
     "status": "b2c_result",
+    "recon-status": "b2c_result",
     "timeout": "b2c_queue_timeout",
     "status-timeout": "b2c_queue_timeout",
 }

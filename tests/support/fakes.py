@@ -1,5 +1,5 @@
 """In-memory fakes of the flows' ports: the record store, the inbox, the event publisher, M-Pesa's
-gateway and the timeout flow starter. Flow logic is unit-tested against these (no moto, no sockets);
+gateways, the timeout flow starter and the C2B store. Flow logic is unit-tested against these (no moto, no sockets);
 tests/integration/records/test_store_contract.py runs the same cases against this store and the
 DynamoDB one, so the fake cannot drift from the real thing."""
 
@@ -13,8 +13,26 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mpesa.clock import NAIROBI, Deadline, iso, now_utc
-from mpesa.daraja.models import AsyncRequestResponse, B2CResponse, StkPushResponse, StkQueryResponse
+from mpesa.daraja.models import (
+    AsyncRequestResponse,
+    B2CResponse,
+    C2BRegisterUrlResponse,
+    StkPushResponse,
+    StkQueryResponse,
+)
 from mpesa.errors import ConflictError
+from mpesa.flows.c2b.dynamodb import payment_item
+from mpesa.flows.c2b.model import (
+    ExpectedPayment,
+    ExpectedPaymentExistsError,
+    ExpectedStatus,
+    MatchPlan,
+    NewC2BPayment,
+    NewExpectedPayment,
+    Registration,
+    ValidationRecord,
+)
+from mpesa.flows.c2b.ports import ListedPayment, Page, WriteResult, Written
 from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkPayments
 from mpesa.records import (
     NOT_SENT,
@@ -36,6 +54,7 @@ from mpesa.records import (
 )
 from mpesa.records.balances import BalanceReport, BalanceRequest
 from mpesa.records.budgets import Reservation, Reserved
+from mpesa.records.dynamodb import record_from_item
 from mpesa.records.outbox import Outbox
 from mpesa.settings import MpesaSettings
 
@@ -56,6 +75,8 @@ class InMemoryRecordStore:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._receipts: dict[str, str] = {}  # receipt -> transaction id (the receipt claims)
+        self._claim_kinds: dict[str, str] = {}  # receipt -> holder_kind, for flows whose records may be linked
+        self._claim_links: dict[str, str] = {}  # receipt -> the other flow's record linked to the holder
         self._lock = threading.RLock()
 
     # --- reads -------------------------------------------------------------------------------
@@ -170,6 +191,25 @@ class InMemoryRecordStore:
                 )
                 entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)
+            if record_ok and self._linkable(settlement.receipt, transaction_id):
+                # The same payment seen by another flow first (C2B): settle, linked, not counted again.
+                assert settlement.receipt is not None
+                now = now_utc()
+                self._update(
+                    entry,
+                    status=settlement.status,
+                    result_code=settlement.result_code,
+                    result_desc=settlement.result_desc,
+                    settled_by=settlement.source,
+                    settled_at=iso(now),
+                    event_published=False,
+                    refs={**settlement.refs, **record.refs},
+                    receipt=settlement.receipt,
+                    paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
+                )
+                self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
+                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
+                return SettleResult(entry.record, changed=True)
             if record_ok:  # the receipt belongs to another record: never pay twice
                 self._flag(entry, Flag.DUPLICATE_RECEIPT)
                 return SettleResult(entry.record, changed=False, contradicts=True)
@@ -183,18 +223,23 @@ class InMemoryRecordStore:
         if settlement.status is not Status.SUCCESS:
             same = (settlement.status, settlement.result_code) == (record.status, record.result_code)
             return SettleResult(record, changed=False, contradicts=not same)
+        transaction_id = record.transaction_id
         if record.status is Status.SUCCESS:
             if settlement.receipt and not record.receipt:
-                filled = self._claim_or_flag(entry, settlement.receipt)
+                linked = self._linkable(settlement.receipt, transaction_id)
+                filled = linked or self._claim_or_flag(entry, settlement.receipt)
                 if filled:
                     paid_at = iso(settlement.paid_at) if settlement.paid_at else record.paid_at
                     self._update(entry, receipt=settlement.receipt, paid_at=paid_at)
+                if linked:  # announced as paid already, and so was the holder: both counted it
+                    self._link(entry, settlement.receipt, Flag.DOUBLE_COUNT, holder_flag=Flag.DOUBLE_COUNT)
                 return SettleResult(entry.record, changed=False, receipt_filled=filled, contradicts=not filled)
             return SettleResult(record, changed=False, contradicts=_other_receipt(record.receipt, settlement))
         if record.late_success is not None:
             late_receipt = record.late_success.get("receipt")
             return SettleResult(record, changed=False, contradicts=_other_receipt(late_receipt, settlement))
-        if settlement.receipt is not None and not self._claim_or_flag(entry, settlement.receipt):
+        linked = self._linkable(settlement.receipt, transaction_id)
+        if settlement.receipt is not None and not linked and not self._claim_or_flag(entry, settlement.receipt):
             return SettleResult(entry.record, changed=False, contradicts=True)
         late = {
             "receipt": settlement.receipt,
@@ -211,6 +256,9 @@ class InMemoryRecordStore:
             flags=tuple(sorted({*entry.record.flags, Flag.LATE_SUCCESS.value})),
         )
         entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now_utc() + OUTBOX_GRACE)
+        if linked:
+            assert settlement.receipt is not None
+            self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
         return SettleResult(entry.record, changed=False, late_success=True)
 
     def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
@@ -266,6 +314,27 @@ class InMemoryRecordStore:
     def _claim(self, receipt: str | None, transaction_id: str) -> None:
         if receipt is not None:
             self._receipts[receipt] = transaction_id
+
+    def _linkable(self, receipt: str | None, transaction_id: str) -> bool:
+        """The receipt is held by another flow's record that nothing is linked to yet."""
+        if receipt is None:
+            return False
+        holder = self._receipts.get(receipt)
+        return (
+            holder not in (None, transaction_id)
+            and self._claim_kinds.get(receipt) is not None
+            and receipt not in self._claim_links
+        )
+
+    def _link(self, entry: _Entry, receipt: str, flag: Flag, *, holder_flag: Flag | None = None) -> None:
+        holder = self._entries[self._receipts[receipt]]
+        self._claim_links[receipt] = entry.record.transaction_id
+        self._update(entry, linked_transaction_id=self._receipts[receipt])
+        self._flag(entry, flag)
+        if holder.record.linked_transaction_id is None:
+            self._update(holder, linked_transaction_id=entry.record.transaction_id)
+        if holder_flag is not None:
+            self._flag(holder, holder_flag)
 
     def _claim_or_flag(self, entry: _Entry, receipt: str) -> bool:
         holder = self._receipts.get(receipt, entry.record.transaction_id)
@@ -585,3 +654,181 @@ class InMemoryBalances:
 
     def report(self, short_code: str) -> BalanceReport | None:
         return self.reports.get(short_code)
+
+
+class InMemoryC2BStore:
+    """The C2BStore semantics of mpesa.flows.c2b.dynamodb over an InMemoryRecordStore: C2B payments are
+    records beside the STK ones, and share its receipt claims (so STK and C2B can be linked)."""
+
+    def __init__(self, records: InMemoryRecordStore) -> None:
+        self.records = records
+        self._expected: dict[str, ExpectedPayment] = {}
+        self.validations: list[ValidationRecord] = []
+        self._registrations: dict[str, Registration] = {}
+
+    # --- payments ---------------------------------------------------------------------------
+
+    def add_payment(
+        self, payment: NewC2BPayment, match: MatchPlan | None, *, check_expected: bool = True
+    ) -> WriteResult:
+        records = self.records
+        with records._lock:
+            if payment.trans_id in records._entries:
+                return WriteResult(Written.DUPLICATE, records._entries[payment.trans_id].record)
+            now = now_utc()
+            holder = records._receipts.get(payment.trans_id)
+            if holder is not None:
+                return self._add_linked(payment, holder, now)
+            if check_expected and self._stale(payment, match):
+                return WriteResult(Written.STALE, None)
+            record = self._insert(payment_item(payment, match, now=now), now)
+            records._receipts[payment.trans_id] = payment.trans_id
+            records._claim_kinds[payment.trans_id] = Kind.C2B.value
+            if match is not None and match.expected is not None and match.entry is not None:
+                self._apply(match)
+            return WriteResult(Written.CREATED, record)
+
+    def _stale(self, payment: NewC2BPayment, match: MatchPlan | None) -> bool:
+        read = None if match is None else match.expected
+        current = self._expected.get(payment.reference) if payment.reference else None
+        if read is None:
+            return current is not None
+        if current is None or current.version != read.version:
+            return True
+        return (
+            match is not None
+            and match.entry is not None
+            and any(p.trans_id == match.entry.trans_id for p in current.payments)
+        )
+
+    def _add_linked(self, payment: NewC2BPayment, holder: str, now: datetime) -> WriteResult:
+        records = self.records
+        flags: tuple[str, ...] = (Flag.COUNTED_BY_LINKED_RECORD.value,)
+        if payment.trans_id in records._claim_links:  # linked to a third record already: keep, for a person
+            item = payment_item(payment, None, now=now, flags=(*flags, Flag.DUPLICATE_RECEIPT.value))
+            return WriteResult(Written.LINKED, self._insert(item, now))
+        record = self._insert(payment_item(payment, None, now=now, linked_to=holder, flags=flags), now)
+        records._claim_links[payment.trans_id] = payment.trans_id
+        holder_entry = records._entries[holder]
+        if holder_entry.record.linked_transaction_id is None:
+            records._update(holder_entry, linked_transaction_id=payment.trans_id)
+        return WriteResult(Written.LINKED, record)
+
+    def _insert(self, item: dict[str, Any], now: datetime) -> Record:
+        record = record_from_item(item)
+        self.records._entries[record.transaction_id] = _Entry(record, OUTBOX_BUCKET, iso(now + OUTBOX_GRACE))
+        return record
+
+    def _apply(self, match: MatchPlan) -> None:
+        assert match.entry is not None
+        current = self._expected[match.reference]
+        payments = tuple(sorted((*current.payments, match.entry), key=lambda p: p.paid_at))  # stable: arrival order
+        changes: dict[str, Any] = {"payments": payments, "version": current.version + 1}
+        if match.entry.applied and match.new_status is not None:
+            changes.update(paid_total=match.new_total, status=match.new_status)
+        self._expected[match.reference] = replace(current, **changes)
+
+    def flag(self, trans_id: str, flag: Flag) -> None:
+        with self.records._lock:
+            entry = self.records._entries[trans_id]
+            assert entry.record.kind is Kind.C2B
+            self.records._flag(entry, flag)
+
+    def payment(self, trans_id: str) -> Record:
+        with self.records._lock:
+            entry = self.records._entries.get(trans_id)
+            if entry is None or entry.record.kind is not Kind.C2B:
+                raise RecordNotFoundError(trans_id)
+            return entry.record
+
+    def payments(self, start: datetime, end: datetime, limit: int, position: Mapping[str, str] | None) -> Page:
+        low, high = iso(start), iso(end)
+        with self.records._lock:
+            found = [
+                e.record
+                for e in self.records._entries.values()
+                if e.record.kind is Kind.C2B and e.record.paid_at is not None and low <= e.record.paid_at < high
+            ]
+        found.sort(key=lambda r: (str(r.paid_at), r.transaction_id), reverse=True)
+        if position is not None:
+            after = (position["paid_at"], position["trans_id"])
+            found = [r for r in found if (str(r.paid_at), r.transaction_id) < after]
+        page = found[:limit]
+        listed = [
+            ListedPayment(r.transaction_id, r.amount, r.currency, r.msisdn, str(r.paid_at), r.details, r.flags)
+            for r in page
+        ]
+        more = len(found) > limit
+        last = page[-1] if page else None
+        next_position = {"paid_at": str(last.paid_at), "trans_id": last.transaction_id} if more and last else None
+        return Page(listed, next_position)
+
+    # --- expected payments, validations, registrations --------------------------------------
+
+    def expected(self, reference: str) -> ExpectedPayment | None:
+        return self._expected.get(reference)
+
+    def add_expected(self, new: NewExpectedPayment, created_by: str) -> ExpectedPayment:
+        existing = self._expected.get(new.reference)
+        if existing is not None:
+            raise ExpectedPaymentExistsError(existing)
+        created = ExpectedPayment(
+            reference=new.reference,
+            amount_min=new.amount_min,
+            amount_max=new.amount_max,
+            expires_at=iso(new.expires_at),
+            description=new.description,
+            created_at=iso(now_utc()),
+            created_by=created_by,
+            status=ExpectedStatus.OPEN,
+            paid_total=0,
+            payments=(),
+            version=0,
+        )
+        self._expected[new.reference] = created
+        return created
+
+    def record_validation(self, record: ValidationRecord) -> None:
+        self.validations.append(record)
+
+    def registration(self, short_code: str) -> Registration | None:
+        return self._registrations.get(short_code)
+
+    def save_registration(self, registration: Registration) -> None:
+        self._registrations[registration.short_code] = registration
+
+
+@dataclass
+class FakeRegisterGateway:
+    """Daraja's Register URL: accepts (sandbox), or answers what `answers` holds (an exception raised)."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[Any] = field(default_factory=list)
+
+    def c2b_register_urls(
+        self,
+        *,
+        confirmation_url: str,
+        validation_url: str,
+        response_type: str = "Completed",
+        short_code: str | None = None,
+        deadline: Deadline | None = None,
+    ) -> C2BRegisterUrlResponse:
+        self.calls.append(
+            {
+                "confirmation_url": confirmation_url,
+                "validation_url": validation_url,
+                "response_type": response_type,
+                "short_code": short_code,
+            }
+        )
+        answer = self.answers.pop(0) if self.answers else None
+        if isinstance(answer, BaseException):
+            raise answer
+        return C2BRegisterUrlResponse.model_validate(
+            {
+                "OriginatorCoversationID": f"ocid-{len(self.calls)}",
+                "ResponseCode": "0",
+                "ResponseDescription": "success",
+            }
+        )

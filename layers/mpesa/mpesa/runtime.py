@@ -17,13 +17,15 @@ from mpesa.errors import ConfigurationError
 from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayments
 from mpesa.reconciliation.sweep import Sweep
 from mpesa.records.model import Kind
-from mpesa.records.outbox import Outbox
+from mpesa.records.outbox import EventCatalog, Outbox
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from mpesa.daraja.client import DarajaClient
     from mpesa.flows.b2c import AccountBalances, B2cGateway, B2cPayouts, PayoutTiming
+    from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
+    from mpesa.flows.c2b.dynamodb import DynamoC2BStore
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
     from mpesa.records.balances import DynamoBalances
@@ -142,8 +144,10 @@ def publisher() -> EventBridgePublisher:
 @cache
 def outbox() -> Outbox:
     from mpesa.flows.b2c.events import B2cEvents
+    from mpesa.flows.c2b.events import C2BEvents
 
-    return Outbox(store(), publisher(), {Kind.STK: StkEvents(), Kind.B2C: B2cEvents()})
+    catalogs: dict[Kind, EventCatalog] = {Kind.STK: StkEvents(), Kind.B2C: B2cEvents(), Kind.C2B: C2BEvents()}
+    return Outbox(store(), publisher(), catalogs)
 
 
 @cache
@@ -225,6 +229,41 @@ def stk_payments() -> StkPayments:
 
 
 @cache
+def c2b_config() -> C2BConfig:
+    from mpesa.flows.c2b import C2BConfig
+
+    return C2BConfig.from_env(os.environ, settings().business_short_code)
+
+
+@cache
+def c2b_store() -> DynamoC2BStore:
+    from mpesa.flows.c2b.dynamodb import DynamoC2BStore
+
+    return DynamoC2BStore(env("TRANSACTIONS_TABLE_NAME"))
+
+
+def c2b_gateway() -> RegisterGateway:
+    """What C2B registration calls for M-Pesa (looked up at each use, so a test can replace it)."""
+    return daraja()
+
+
+@cache
+def c2b_payments() -> C2BPayments:
+    from mpesa.flows.c2b import C2BDeps, C2BPayments
+
+    return C2BPayments(
+        C2BDeps(
+            settings=settings(),
+            config=c2b_config(),
+            store=c2b_store(),
+            inbox=inbox(),
+            outbox=outbox(),
+            gateway=lambda: c2b_gateway(),
+        )
+    )
+
+
+@cache
 def sweep() -> Sweep:
     return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
 
@@ -244,11 +283,19 @@ def pull_callback_url() -> str | None:
 
 @cache
 def reconciliation() -> DailyReconciliation:
+    from mpesa.flows.b2c.reconcile import PayoutReconciler
+    from mpesa.flows.c2b.reconcile import C2BReconciler
     from mpesa.flows.stk.reconcile import StkReconciler
-    from mpesa.reconciliation.daily import DailyReconciliation
+    from mpesa.reconciliation.daily import DailyReconciliation, FlowReconciler
     from mpesa.reconciliation.statement import PullStatement
 
     fail_absent = os.environ.get("RECONCILIATION_FAIL_ABSENT", "true").lower() != "false"
+    reconcilers: list[FlowReconciler] = [StkReconciler(stk_payments().deps, fail_absent=fail_absent)]
+    if settings().b2c_short_code:
+        payouts = b2c_payouts()
+        reconcilers.append(PayoutReconciler(payouts.deps, payouts.resolution))
+    c2b = c2b_payments()
+    reconcilers.append(C2BReconciler(c2b.deps, c2b.confirmations))
     return DailyReconciliation(
         store(),
         PullStatement(
@@ -257,12 +304,12 @@ def reconciliation() -> DailyReconciliation:
             callback_url=pull_callback_url(),
         ),
         outbox(),
-        [StkReconciler(stk_payments().deps, fail_absent=fail_absent)],
+        reconcilers,
         reports(),
     )
 
 
 def reset() -> None:
     built = (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation)
-    for part in (*built, budgets, balances, b2c_payouts, account_balances):
+    for part in (*built, budgets, balances, b2c_payouts, account_balances, c2b_config, c2b_store, c2b_payments):
         part.cache_clear()

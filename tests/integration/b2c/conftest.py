@@ -66,6 +66,7 @@ def front(handlers: dict[str, Any]) -> Iterator[CallbackFront]:
         {
             "/v1/hooks/b2c/result/{payout_id}/{signature}": handlers["b2c_result"],
             "/v1/hooks/b2c/status/{payout_id}/{signature}": handlers["b2c_result"],
+            "/v1/hooks/b2c/recon-status/{payout_id}/{signature}": handlers["b2c_result"],
             "/v1/hooks/b2c/result": handlers["b2c_result"],
             "/v1/hooks/b2c/timeout/{payout_id}/{signature}": handlers["b2c_queue_timeout"],
             "/v1/hooks/b2c/status-timeout/{payout_id}/{signature}": handlers["b2c_queue_timeout"],

@@ -65,21 +65,25 @@ def test_planted_discrepancies_are_found_and_lost_answers_settled(
     result = reconcile(reconciliation_handlers, today())
 
     assert result["discrepancies"] == 1  # the Pay Bill payment nobody recorded
-    assert result["resolutions"] == 2
+    assert result["resolutions"] == 3
     report = summary(reports, today())
     assert [d["kind"] for d in report["discrepancies"]] == ["missing_in_ledger"]
-    assert sorted(r["kind"] for r in report["resolutions"]) == ["receipt_filled", "settled"]
+    assert sorted(r["kind"] for r in report["resolutions"]) == ["created", "receipt_filled", "settled"]
+    (created,) = [r for r in report["resolutions"] if r["kind"] == "created"]
+    recorded = runtime.store().get(created["transaction_id"])  # the dropped confirmation, from the statement
+    assert (recorded.amount, recorded.settled_by.value, recorded.flags) == (12, "reconciliation", ("FROM_STATEMENT",))
     assert status(handlers, lost[1]["transaction_id"])[1]["settled_by"] == "reconciliation"
     assert status(handlers, by_query["transaction_id"])[1]["receipt"] is not None
     events = [e for e in stack.drain() if e["detail-type"] == "reconciliation.discrepancy"]
     assert len(events) == 1
     # Sums equal the ledger's.
     ledger = list(runtime.store().created_on(today()))
-    totals = report["totals"]["stk"]
-    assert sum(cell["amount"] for by_currency in totals.values() for cell in by_currency.values()) == sum(
-        r.amount for r in ledger
-    )
+    totals = report["totals"]
+    cells = [cell for flow in totals.values() for by_currency in flow.values() for cell in by_currency.values()]
+    assert sum(cell["amount"] for cell in cells) == sum(r.amount for r in ledger)
     assert report["records"] == len(ledger)
+    assert totals["stk"]["SUCCESS"]["KES"] == {"count": 2, "amount": 21}  # as the run left them
+    assert totals["c2b"]["SUCCESS"]["KES"] == {"count": 1, "amount": 12}
 
     # A re-run changes nothing and announces nothing new.
     again = reconcile(reconciliation_handlers, today())

@@ -181,3 +181,47 @@ def test_a_rerun_changes_nothing_and_announces_nothing_new(world):
     assert second.resolutions == []  # the lost push was settled by the first run; now it is matched
     assert second.announced == []
     assert len(flow.publisher.published) == published
+
+
+def lost_push_at(flow, monkeypatch, moment):
+    """A push whose answer was lost, recorded at `moment` and marked UNKNOWN."""
+    from mpesa.daraja.errors import OutcomeUnknownError
+
+    monkeypatch.setattr("tests.support.fakes.now_utc", lambda: moment)
+    flow.gateway.push_answers.append(OutcomeUnknownError("stk_push", "read timeout"))
+    lost = push(flow)
+    flow.payments.mark_unknown(lost.transaction_id, "no answer")
+    monkeypatch.setattr("tests.support.fakes.now_utc", now_utc)
+    return lost
+
+
+def test_a_push_before_midnight_paid_after_it_is_settled_not_failed_as_absent(world, monkeypatch):
+    flow, statement, _, reconciliation = world
+    day = today() - timedelta(days=3)
+    end = day_window(day)[1]
+    lost = lost_push_at(flow, monkeypatch, end - timedelta(minutes=1))
+    statement.add("RCPTLATE01", 10, at=end + timedelta(minutes=5))  # the next day's line
+
+    result = reconciliation.run(day, now=end + timedelta(hours=2))  # the window is closed
+
+    assert [(r.kind, r.transaction_id) for r in result.resolutions] == [(ResolutionKind.SETTLED, lost.transaction_id)]
+    assert result.discrepancies == []
+    assert (flow.store.get(lost.transaction_id).status, flow.store.get(lost.transaction_id).receipt) == (
+        Status.SUCCESS,
+        "RCPTLATE01",
+    )
+    next_day = reconciliation.run(day + timedelta(days=1), now=end + timedelta(days=1, hours=2))
+    assert next_day.discrepancies == []  # the line is held: not missing from the ledger
+
+
+def test_the_next_days_run_settles_yesterdays_open_push_from_its_line(world, monkeypatch):
+    flow, statement, _, reconciliation = world
+    day = today() - timedelta(days=3)
+    end = day_window(day)[1]
+    lost = lost_push_at(flow, monkeypatch, end - timedelta(minutes=1))
+    statement.add("RCPTLATE02", 10, at=end + timedelta(minutes=5))
+
+    result = reconciliation.run(day + timedelta(days=1), now=end + timedelta(days=1, hours=2))
+
+    assert [(r.kind, r.transaction_id) for r in result.resolutions] == [(ResolutionKind.SETTLED, lost.transaction_id)]
+    assert result.discrepancies == []

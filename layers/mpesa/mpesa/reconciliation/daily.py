@@ -5,8 +5,10 @@
 2. Each line completed that day is matched by its receipt's claim (a receipt pays one record only):
    amounts and parties are compared. A line no record holds is offered to each flow's reconciler,
    which may settle one of its open records from it (an UNKNOWN push whose answer was lost, a success
-   settled by query that lacks its receipt); a line no flow takes is missing from the ledger (the C2B
-   flow creates the payment a confirmation never brought).
+   settled by query that lacks its receipt; yesterday's open records too, for a push just before
+   midnight); a line no flow takes is missing from the ledger (the C2B flow creates the payment a
+   confirmation never brought). Lines in the hour after the day are the next day's to report, but may
+   still settle one of the day's open records, which must not then be closed as absent.
 3. Each record of the day is checked the other way: a success whose receipt M-Pesa does not list is a
    discrepancy; an open record the statement did not settle goes back to its flow (an STK push absent
    from the closed window was never paid; a payout is asked about by Transaction Status).
@@ -25,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 from mpesa.clock import NAIROBI, now_utc
-from mpesa.reconciliation.findings import Discrepancy, DiscrepancyKind, Resolution
+from mpesa.reconciliation.findings import Discrepancy, DiscrepancyKind, Resolution, ResolutionKind
 from mpesa.reconciliation.statement import Statement, StatementLine, StatementSource
 from mpesa.records.model import Kind, Record, Status
 from mpesa.records.outbox import Outbox
@@ -110,12 +112,20 @@ class DailyReconciliation:
         statement = Statement.read(self._statement, short_codes, start - MARGIN, end + MARGIN)
         records = list(self._store.created_on(day))
         result = RunResult(day, now >= end + CLOSED_AFTER, records, statement.within(start, end))
+        # A push made just before midnight may complete after it: yesterday's open records are candidates too.
+        candidates = [*records, *self._store.created_on(day - timedelta(days=1))]
         matched: set[str] = set()
         for line in result.statement_lines:
-            self._match_line(line, records, matched, result, now)
+            self._match_line(line, candidates, matched, result, now)
+        # Lines just after the day are the next day's to report, but may settle one of today's open
+        # records (paid at 00:05 for a push at 23:59), which must not be closed as absent.
+        for line in statement.within(end, end + MARGIN):
+            if self._store.receipt_holder(line.receipt) is None:
+                self._offer(line, records, matched, result, now)
         for record in records:
             if record.transaction_id not in matched:
                 self._check_record(record, statement, result, now)
+        result.records = self._as_after(records, result.resolutions)
         self._announce(result)
         logger.info(
             "reconciliation finished",
@@ -131,6 +141,22 @@ class DailyReconciliation:
             matched.add(holder)
             self._compare(self._store.get(holder), line, result)
             return
+        if self._offer(line, records, matched, result, now):
+            return
+        missing = Discrepancy(
+            DiscrepancyKind.MISSING_IN_LEDGER, "mpesa", line.receipt, line.transaction_type, None, line.amount
+        )
+        result.discrepancies.append(missing)
+        for reconciler in self._reconcilers.values():
+            created = reconciler.create_missing(line)
+            if created is not None:
+                result.resolutions.append(created)
+                break
+
+    def _offer(
+        self, line: StatementLine, records: list[Record], matched: set[str], result: RunResult, now: datetime
+    ) -> bool:
+        """Offer a line no record holds to the open records it may be; False when none may be it."""
         candidates = [
             (reconciler, record)
             for record in records
@@ -147,21 +173,13 @@ class DailyReconciliation:
                 )
             )
             matched.update(record.transaction_id for _, record in candidates)
-            return
+            return True
         if candidates:
             reconciler, record = candidates[0]
             matched.add(record.transaction_id)
             self._collect(reconciler.settle_from(record, line), result)
-            return
-        missing = Discrepancy(
-            DiscrepancyKind.MISSING_IN_LEDGER, "mpesa", line.receipt, line.transaction_type, None, line.amount
-        )
-        result.discrepancies.append(missing)
-        for reconciler in self._reconcilers.values():
-            created = reconciler.create_missing(line)
-            if created is not None:
-                result.resolutions.append(created)
-                break
+            return True
+        return False
 
     def _compare(self, record: Record, line: StatementLine, result: RunResult) -> None:
         if record.amount != line.amount:
@@ -203,6 +221,14 @@ class DailyReconciliation:
         reconciler = self._reconcilers.get(record.kind)
         if reconciler is not None and reconciler.is_open(record, now):
             self._collect(reconciler.close(record, result.window_closed), result)
+
+    def _as_after(self, records: list[Record], resolutions: list[Resolution]) -> list[Record]:
+        """The day's records as the run left them (the report is of the ledger after reconciliation)."""
+        changed = {r.transaction_id for r in resolutions if r.kind is not ResolutionKind.ASKED}
+        after = [self._store.get(r.transaction_id) if r.transaction_id in changed else r for r in records]
+        known = {r.transaction_id for r in records}
+        created = [r.transaction_id for r in resolutions if r.kind is ResolutionKind.CREATED]
+        return after + [self._store.get(tid) for tid in created if tid not in known]
 
     @staticmethod
     def _collect(outcome: Resolution | Discrepancy | None, result: RunResult) -> None:

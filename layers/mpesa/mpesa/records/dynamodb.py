@@ -35,7 +35,15 @@ from mpesa.records.model import (
     SettleResult,
     Status,
 )
-from mpesa.records.receipts import claim_key, claimed_by_another, receipt_refused, update_and_claim
+from mpesa.records.receipts import (
+    Claim,
+    claim_key,
+    claimed_by_another,
+    read_claim,
+    receipt_refused,
+    update_and_claim,
+    update_beside_holder,
+)
 from mpesa.records.store import OUTBOX_BUCKET
 
 if TYPE_CHECKING:
@@ -83,6 +91,7 @@ def record_from_item(item: Mapping[str, Any]) -> Record:
         late_success=item.get("late_success"),
         event_published=bool(item.get("event_published", False)),
         late_event_published=bool(item.get("late_event_published", True)),
+        linked_transaction_id=_opt(item, "linked_transaction_id"),
     )
 
 
@@ -278,6 +287,33 @@ class DynamoRecordStore:
         except ClientError as exc:
             if not conditional_failed(exc) and not transaction_cancelled(exc):
                 raise
+            if settlement.receipt and claimed_by_another(cancellation_codes(exc)):
+                claim = read_claim(self._table, settlement.receipt)
+                if claim is not None and claim.holder_kind is not None and claim.transaction_id != transaction_id:
+                    # The same payment seen by another flow first (a C2B confirmation of this STK push):
+                    # settle, linked, without counting the money again.
+                    return self._settle_beside(transaction_id, settlement, update, claim, retries_left)
+            return self._explain_unchanged(transaction_id, settlement, exc, retries_left)
+        return SettleResult(self.get(transaction_id), changed=True)
+
+    def _settle_beside(
+        self,
+        transaction_id: str,
+        settlement: Settlement,
+        update: dict[str, Any],
+        claim: Claim,
+        retries_left: int,
+    ) -> SettleResult:
+        linked = with_link(update, claim.transaction_id, Flag.COUNTED_BY_LINKED_RECORD)
+        try:
+            update_beside_holder(
+                self._table, transaction_id, claim, linked, holder_key=record_key(claim.transaction_id)
+            )
+        except ClientError as exc:
+            if not transaction_cancelled(exc):
+                raise
+            # [record, claim, holder]: the claim linked to another record already (a replay of another
+            # push) reads as "claimed by another"; a record no longer open, as for any settlement.
             return self._explain_unchanged(transaction_id, settlement, exc, retries_left)
         return SettleResult(self.get(transaction_id), changed=True)
 
@@ -404,7 +440,9 @@ class DynamoRecordStore:
             "ExpressionAttributeNames": _STATUS,
             "ExpressionAttributeValues": values,
         }
-        return self._write_claiming_receipt(transaction_id, settlement.receipt, update)
+        # Announced as paid already (by query, without a receipt): if another flow counted the receipt
+        # meanwhile, both announced the same money (DOUBLE_COUNT, on both records).
+        return self._write_claiming_receipt(transaction_id, settlement.receipt, update, Flag.DOUBLE_COUNT)
 
     def _record_late_success(self, transaction_id: str, settlement: Settlement) -> bool:
         """Keep a success that came after another final state; the outbox owes a late-success event.
@@ -433,13 +471,19 @@ class DynamoRecordStore:
             },
         }
         if settlement.receipt:
-            return self._write_claiming_receipt(transaction_id, settlement.receipt, update)
+            return self._write_claiming_receipt(
+                transaction_id, settlement.receipt, update, Flag.COUNTED_BY_LINKED_RECORD
+            )
         self._conditional(**update)
         return True
 
-    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any]) -> bool:
+    def _write_claiming_receipt(self, transaction_id: str, receipt: str, update: dict[str, Any], linked: Flag) -> bool:
         """Apply `update` and claim the receipt in one transaction. False, with the record flagged, when
-        another record holds the receipt; True otherwise (also when a concurrent writer got there first)."""
+        another record holds the receipt; True otherwise (also when a concurrent writer got there first).
+
+        When the holder is another flow's record of the same payment (a C2B confirmation of this STK
+        payment), the update is applied without the claim and both records are linked: True. `linked` is
+        the flag this record takes (and, for DOUBLE_COUNT, the holder too)."""
         try:
             update_and_claim(self._table, transaction_id, receipt, update)
         except ClientError as exc:
@@ -448,7 +492,43 @@ class DynamoRecordStore:
             reasons = cancellation_codes(exc)
             if not only_conditions_failed(reasons):
                 raise
-            if receipt_refused(reasons):
+            if not receipt_refused(reasons):
+                return True
+            claim = read_claim(self._table, receipt)
+            if claim is None or claim.holder_kind is None or claim.transaction_id == transaction_id:
+                self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
+                return False
+            holder_flags = frozenset({linked.value}) if linked is Flag.DOUBLE_COUNT else frozenset()
+            try:
+                update_beside_holder(
+                    self._table,
+                    transaction_id,
+                    claim,
+                    with_link(update, claim.transaction_id, linked),
+                    holder_key=record_key(claim.transaction_id),
+                    holder_flags=holder_flags,
+                )
+            except ClientError as again:
+                if not transaction_cancelled(again):
+                    raise
                 self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
                 return False
         return True
+
+
+def with_link(update: dict[str, Any], linked_to: str, flag: Flag) -> dict[str, Any]:
+    """`update` (an UpdateItem of this module: `SET ...` then at most `ADD flags :f`) that also names the
+    linked record and adds `flag`."""
+    expression = str(update["UpdateExpression"])
+    values = dict(update["ExpressionAttributeValues"])
+    values[":linked_to"] = linked_to
+    sets, _, adds = expression.partition(" ADD ")
+    sets += ", linked_transaction_id = :linked_to"
+    if adds:
+        if adds.strip() != "flags :f":
+            raise ValueError(f"cannot add a link to {expression!r}")
+        values[":f"] = {*values[":f"], flag.value}
+    else:
+        adds = "flags :link_flags"
+        values[":link_flags"] = {flag.value}
+    return {**update, "UpdateExpression": f"{sets} ADD {adds}", "ExpressionAttributeValues": values}

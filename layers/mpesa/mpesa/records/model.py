@@ -50,6 +50,10 @@ class Flag(StrEnum):
     CALLBACK_MISMATCH = "CALLBACK_MISMATCH"  # a callback disagreed with the record (amount/phone/ID)
     DUPLICATE_RECEIPT = "DUPLICATE_RECEIPT"  # the receipt is already claimed by another record
     OUTCOME_UNKNOWN_AT_INITIATION = "OUTCOME_UNKNOWN_AT_INITIATION"  # M-Pesa did not answer the request
+    # One receipt, two records of different flows (an STK payment also delivered as a C2B confirmation):
+    # `linked_transaction_id` names the other record, and the receipt claim names the one that counts.
+    COUNTED_BY_LINKED_RECORD = "COUNTED_BY_LINKED_RECORD"  # not new money: the linked record counts it
+    DOUBLE_COUNT = "DOUBLE_COUNT"  # both records were announced as the money before the link was found
 
 
 class SettledBy(StrEnum):
@@ -96,6 +100,7 @@ class Record:
     late_success: Mapping[str, Any] | None = None
     event_published: bool = False
     late_event_published: bool = True
+    linked_transaction_id: str | None = None  # the other flow's record sharing this receipt (see Flag)
 
     def ref(self, name: Ref) -> str | None:
         return self.refs.get(name)
@@ -103,6 +108,11 @@ class Record:
     @property
     def checkout_request_id(self) -> str | None:
         return self.refs.get(Ref.CHECKOUT_REQUEST_ID)
+
+    @property
+    def created(self) -> datetime:
+        """When the record was created (a stored record always says; ValueError for a placeholder)."""
+        return datetime.fromisoformat(self.created_at)
 
     @classmethod
     def placeholder(cls, kind: Kind, transaction_id: str, refs: Mapping[Ref, str] | None = None) -> Record:

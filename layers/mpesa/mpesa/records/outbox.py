@@ -9,7 +9,7 @@ so consumers drop the rare second delivery. Each flow names its own events (an E
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -21,8 +21,10 @@ from mpesa.telemetry import count, logger
 class EventCatalog(Protocol):
     """How one flow announces its records."""
 
-    def settled(self, record: Record) -> Announcement:
-        """The event for the record's current status (final, or UNKNOWN)."""
+    def settled(self, record: Record) -> Announcement | Sequence[Announcement]:
+        """The event for the record's current status (final, or UNKNOWN); a flow may owe several (C2B:
+        received, then matched or unmatched). All are sent before the record counts as announced, so the
+        sweep may re-send some of them: consumers de-duplicate on `event_id`."""
         ...
 
     def late_success(self, record: Record) -> Announcement: ...
@@ -49,7 +51,9 @@ class Outbox:
         if first_time:
             count(f"{record.kind.value}_{record.status.value}")
         try:
-            self._publisher.publish(self._catalogs[record.kind].settled(record))
+            owed = self._catalogs[record.kind].settled(record)
+            for announcement in [owed] if isinstance(owed, Announcement) else owed:
+                self._publisher.publish(announcement)
         except Exception:  # the record keeps event_published=false; the sweep re-sends it
             logger.exception("event not published; left for the outbox sweep")
             return

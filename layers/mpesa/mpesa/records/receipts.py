@@ -4,10 +4,18 @@ Every write that stores a receipt also claims `receipt#<receipt>` for its record
 transaction: the claim succeeds if nobody holds it, or if this record already does. A receipt held by
 another record (an STK payment also delivered as a C2B confirmation, a replayed callback) refuses the
 whole write, so the money is never counted twice.
+
+A claim written by a flow whose records may share a receipt with another flow's (C2B: Daraja also
+sends an STK payment to a paybill as a C2B confirmation) carries `holder_kind`. A record refused by
+such a claim is not a replay: it is the same payment seen by the other flow. It is written without
+the claim and linked to the holder (`linked_transaction_id` on both records and on the claim), once:
+the holder counts the money, the linked record says it does not (docs/decisions.md, "STK and C2B").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mpesa.clock import iso, now_utc
@@ -23,6 +31,41 @@ def claim_key(receipt: str) -> dict[str, str]:
     return {"pk": f"receipt#{receipt}"}
 
 
+@dataclass(frozen=True)
+class Claim:
+    receipt: str
+    transaction_id: str  # the record that counts the money
+    holder_kind: str | None  # set by flows whose records may be linked (c2b); None on STK claims
+    linked_transaction_id: str | None  # the other flow's record of the same payment, once linked
+
+
+def claim_item(receipt: str, transaction_id: str, holder_kind: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **claim_key(receipt),
+        "record_type": RECORD_TYPE,
+        "transaction_id": transaction_id,
+        "claimed_at": iso(now_utc()),
+    }
+    if holder_kind is not None:
+        item["holder_kind"] = holder_kind
+    return item
+
+
+def read_claim(table: Table, receipt: str) -> Claim | None:
+    item = table.get_item(Key=claim_key(receipt), ConsistentRead=True).get("Item")
+    return None if item is None else claim_from_item(item)
+
+
+def claim_from_item(item: Mapping[str, Any]) -> Claim:
+    kind, linked = item.get("holder_kind"), item.get("linked_transaction_id")
+    return Claim(
+        receipt=str(item["pk"]).removeprefix("receipt#"),
+        transaction_id=str(item["transaction_id"]),
+        holder_kind=None if kind is None else str(kind),
+        linked_transaction_id=None if linked is None else str(linked),
+    )
+
+
 def update_and_claim(table: Table, transaction_id: str, receipt: str, update: dict[str, Any]) -> None:
     """Apply `update` (UpdateItem arguments) and claim `receipt` for the record in one transaction.
 
@@ -34,18 +77,70 @@ def update_and_claim(table: Table, transaction_id: str, receipt: str, update: di
             {
                 "Put": {
                     "TableName": table.name,
-                    "Item": {
-                        **claim_key(receipt),
-                        "record_type": RECORD_TYPE,
-                        "transaction_id": transaction_id,
-                        "claimed_at": iso(now_utc()),
-                    },
+                    "Item": claim_item(receipt, transaction_id),
                     "ConditionExpression": "attribute_not_exists(pk) OR transaction_id = :id",
                     "ExpressionAttributeValues": {":id": transaction_id},
                 }
             },
         ]
     )
+
+
+def update_beside_holder(
+    table: Table,
+    transaction_id: str,
+    claim: Claim,
+    update: dict[str, Any],
+    *,
+    holder_key: dict[str, str],
+    holder_flags: frozenset[str] = frozenset(),
+) -> None:
+    """Apply `update` (UpdateItem arguments) without claiming the receipt, linked with the claim's holder."""
+    first: Any = {"Update": {"TableName": table.name, **update}}
+    write_beside_holder(table, transaction_id, claim, first, holder_key=holder_key, holder_flags=holder_flags)
+
+
+def write_beside_holder(
+    table: Table,
+    transaction_id: str,
+    claim: Claim,
+    write: dict[str, Any],
+    *,
+    holder_key: dict[str, str],
+    holder_flags: frozenset[str] = frozenset(),
+) -> None:
+    """Apply `write` (a TransactWriteItems entry for the record) without claiming the receipt, and link
+    the record with the claim's holder in the same transaction: the claim and the holder record name
+    this record. Only one record may link to a claim (`attribute_not_exists(linked_transaction_id)`):
+    a second is refused. Cancellation reasons come in this order: [record, claim, holder]."""
+    stamp = iso(now_utc())
+    holder_update = "SET linked_transaction_id = if_not_exists(linked_transaction_id, :me), updated_at = :u"
+    values: dict[str, Any] = {":me": transaction_id, ":u": stamp}
+    if holder_flags:
+        holder_update += " ADD flags :hf"
+        values[":hf"] = set(holder_flags)
+    items: Any = [
+        write,
+        {
+            "Update": {
+                "TableName": table.name,
+                "Key": claim_key(claim.receipt),
+                "UpdateExpression": "SET linked_transaction_id = :me, linked_at = :u",
+                "ConditionExpression": "transaction_id = :holder AND attribute_not_exists(linked_transaction_id)",
+                "ExpressionAttributeValues": {":me": transaction_id, ":holder": claim.transaction_id, ":u": stamp},
+            }
+        },
+        {
+            "Update": {
+                "TableName": table.name,
+                "Key": holder_key,
+                "UpdateExpression": holder_update,
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": values,
+            }
+        },
+    ]
+    table.meta.client.transact_write_items(TransactItems=items)
 
 
 def claimed_by_another(reasons: list[str]) -> bool:

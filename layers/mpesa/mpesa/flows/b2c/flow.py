@@ -10,11 +10,12 @@ from mpesa.flows.b2c.request import PayoutRequest
 from mpesa.flows.b2c.resolve import PayoutResolution
 from mpesa.flows.b2c.results import PayoutResults
 from mpesa.flows.b2c.settle import PayoutSettler
-from mpesa.records.model import SettleResult
+from mpesa.records.model import SettledBy, SettleResult
 
 
 class B2cPayouts:
     def __init__(self, deps: B2cDeps) -> None:
+        self.deps = deps
         settler = PayoutSettler(deps)
         self.results = PayoutResults(deps, settler)
         self.initiation = PayoutInitiation(deps, settler)
@@ -38,10 +39,16 @@ class B2cPayouts:
         )
 
     def receive_status_result(
-        self, body: str, *, source_ip: str, source_allowed: bool, payout_id: str
+        self,
+        body: str,
+        *,
+        source_ip: str,
+        source_allowed: bool,
+        payout_id: str,
+        settled_by: SettledBy = SettledBy.QUERY,
     ) -> SettleResult | None:
         return self.results.receive_status_result(
-            body, source_ip=source_ip, source_allowed=source_allowed, payout_id=payout_id
+            body, source_ip=source_ip, source_allowed=source_allowed, payout_id=payout_id, settled_by=settled_by
         )
 
     def receive_status_timeout(self, body: str, *, source_ip: str, source_allowed: bool, payout_id: str) -> None:

@@ -41,9 +41,12 @@ class PayoutResolution:
         self.ask_status(record, deadline=deadline)
         return ResolveStep(record.status, attempt + 1, exhausted=False)
 
-    def ask_status(self, record: Record, *, deadline: Deadline | None = None) -> str | None:
-        """Transaction Status by our OriginatorConversationID; returns the query's ConversationID, or None
-        when Daraja refused the query. Raises DarajaUnavailableError on transient trouble."""
+    def ask_status(
+        self, record: Record, *, deadline: Deadline | None = None, purpose: str = urls.STATUS_RESULT
+    ) -> str | None:
+        """Transaction Status by our OriginatorConversationID, its Result asked on the signed URL of
+        `purpose`; returns the query's ConversationID, or None when Daraja refused the query. Raises
+        DarajaUnavailableError on transient trouble."""
         deps = self._deps
         ocid = record.ref(Ref.ORIGINATOR_CONVERSATION_ID)
         if ocid is None:
@@ -55,7 +58,7 @@ class PayoutResolution:
                 originator_conversation_id=ocid,
                 party_a=deps.settings.b2c_short_code,
                 identifier_type="4",
-                result_url=urls.url(deps.settings, urls.STATUS_RESULT, payout_id),
+                result_url=urls.url(deps.settings, purpose, payout_id),
                 queue_timeout_url=urls.url(deps.settings, urls.STATUS_TIMEOUT, payout_id),
                 remarks=STATUS_REMARKS,
                 deadline=deadline,

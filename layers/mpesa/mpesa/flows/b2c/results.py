@@ -128,11 +128,18 @@ class PayoutResults:
     # --- Transaction Status about the payout --------------------------------------------------------
 
     def receive_status_result(
-        self, body: str, *, source_ip: str, source_allowed: bool, payout_id: str
+        self,
+        body: str,
+        *,
+        source_ip: str,
+        source_allowed: bool,
+        payout_id: str,
+        settled_by: SettledBy = SettledBy.QUERY,
     ) -> SettleResult | None:
         """Transaction Status's Result (always on a URL we signed): ResultCode 0 only means the query
         worked; `TransactionStatus` tells the payout's state. "Not found" (2032) is not a failure: the
-        payout may still be queued."""
+        payout may still be queued. `settled_by` is who asked: the timeout flow (QUERY) or the daily
+        reconciliation (RECONCILIATION)."""
         result = self._authenticated(body, source_ip, source_allowed, payout_id, parse_async_result)
         record = self._record(payout_id, result, body, source_ip)
         if record is None:
@@ -169,7 +176,7 @@ class PayoutResults:
                 Status.SUCCESS,
                 result.result_code,
                 f"Transaction Status: {state}",
-                SettledBy.QUERY,
+                settled_by,
                 refs=_refs(ocid or "", conversation_id or ""),
                 receipt=result.parameter("ReceiptNo"),
                 paid_at=finalised,

@@ -14,9 +14,18 @@ RESULT = "b2c/result"  # the payout's Result
 QUEUE_TIMEOUT = "b2c/timeout"  # the payout timed out in M-Pesa's queue: outcome unknown
 STATUS_RESULT = "b2c/status"  # Transaction Status about the payout
 STATUS_TIMEOUT = "b2c/status-timeout"  # that query timed out in the queue: ask again later
+RECONCILIATION_STATUS = "b2c/recon-status"  # Transaction Status asked by the daily reconciliation
 BALANCE_RESULT = "balance/result"
 BALANCE_TIMEOUT = "balance/timeout"
-PURPOSES = (RESULT, QUEUE_TIMEOUT, STATUS_RESULT, STATUS_TIMEOUT, BALANCE_RESULT, BALANCE_TIMEOUT)
+PURPOSES = (
+    RESULT,
+    QUEUE_TIMEOUT,
+    STATUS_RESULT,
+    STATUS_TIMEOUT,
+    RECONCILIATION_STATUS,
+    BALANCE_RESULT,
+    BALANCE_TIMEOUT,
+)
 
 
 def url(settings: MpesaSettings, purpose: str, record_id: str) -> str:

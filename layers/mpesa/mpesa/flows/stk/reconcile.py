@@ -41,11 +41,11 @@ class StkReconciler:
         if record.status is Status.UNKNOWN:
             return True
         if record.status is Status.PENDING:
-            return _created(record) + timedelta(seconds=self._deps.timing.horizon_s) + COMPLETES_WITHIN < now
+            return record.created + timedelta(seconds=self._deps.timing.horizon_s) + COMPLETES_WITHIN < now
         return record.status is Status.SUCCESS and record.receipt is None
 
     def may_be(self, line: StatementLine, record: Record) -> bool:
-        created = _created(record)
+        created = record.created
         reference = record.details.get("account_reference", "")
         return (
             line.amount == record.amount
@@ -119,7 +119,3 @@ def _still_unknown(record: Record) -> Discrepancy:
         record.transaction_id,
         record.amount,
     )
-
-
-def _created(record: Record) -> datetime:
-    return datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
