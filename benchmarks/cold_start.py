@@ -24,7 +24,6 @@ bound for a layer shipped without .pyc).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -36,6 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks import template
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "mpesa"
@@ -95,35 +96,17 @@ class Row:
         return "yes" if self.import_ratio <= self.target else "no"
 
 
-@functools.cache
-def _template() -> dict[str, Any]:
-    from local.cfn import load_template
-
-    template: dict[str, Any] = load_template(ROOT / "template.yaml")
-    return template
-
-
 def template_functions() -> dict[str, dict[str, Any]]:
-    """Logical id -> the function's properties (CodeUri, Handler, Environment, MemorySize, ...)."""
-    template = _template()
-    return {
-        logical: resource["Properties"]
-        for logical, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-    }
+    return template.functions()
 
 
 def lambda_environment(logical_id: str, properties: dict[str, Any], task_root: Path) -> dict[str, str]:
-    """What a deployed function's process sees: the template's variables (placeholders where they are
-    references), Lambda's own, fake credentials. POWERTOOLS_TRACE_DISABLED is not set."""
-    template = _template()
-    variables = {
-        **template["Globals"]["Function"]["Environment"]["Variables"],
-        **properties.get("Environment", {}).get("Variables", {}),
-    }
-    parameters = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    env = {name: _placeholder(name, value, parameters) for name, value in variables.items()}
-    memory = properties.get("MemorySize", template["Globals"]["Function"].get("MemorySize", 128))
+    """What a deployed function's process sees: the template's variables (parameter defaults, and
+    placeholders for resource references), Lambda's own, fake credentials. POWERTOOLS_TRACE_DISABLED is
+    not set."""
+    variables = template.environment(logical_id if logical_id in template.functions() else None)
+    env = {name: _placeholder(name, value) for name, value in variables.items()}
+    memory = template.memory_mb(logical_id) if logical_id in template.functions() else 512
     env.update(
         {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -149,24 +132,13 @@ def lambda_environment(logical_id: str, properties: dict[str, Any], task_root: P
     return env
 
 
-def _placeholder(name: str, value: Any, parameters: dict[str, str]) -> str:
-    """A variable's value: literal, a parameter's default, or a stand-in for a resource reference."""
-    if isinstance(value, str | int | float | bool):
-        return str(value)
-    if isinstance(value, dict) and value.get("Ref") in parameters:
-        return parameters[value["Ref"]]
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        parts = [parts] if isinstance(parts, dict) else parts
-        return str(separator).join(_placeholder(name, part, parameters) for part in parts)
+def _placeholder(name: str, value: Any) -> str:
+    """A variable's value: what the template fixes, else a stand-in for a resource reference."""
+    resolved = template.resolve(value)
+    if resolved is not None:
+        return resolved
     if name.endswith("_ARN"):
         return f"arn:aws:states:us-east-1:123456789012:stateMachine:{name.lower()}"
-    if name == "MPESA_CALLBACK_ALLOWED_IPS":
-        return "196.201.214.200"
-    if name == "MPESA_CALLBACK_BASE_URL":
-        return ""
-    if name == "MPESA_ENVIRONMENT":
-        return "sandbox"
     return f"{name.lower().replace('_', '-')}-cold-start"
 
 

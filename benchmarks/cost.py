@@ -12,6 +12,8 @@ Scenarios (one warm-up payment first, not counted, so the figures are those of w
   duplicate  the same callback delivered a second time (per duplicate delivery)
   status     one GET /v1/payments/{id} by the merchant (per read: add as many as your client polls)
   payout     a B2C payout settled by its Result, and the payout timeout flow
+  c2b        a Pay Bill payment: Daraja's validation request, then its confirmation (the URLs registered
+             once, with external validation on)
 See docs/cost.md for what is counted and how.
 """
 
@@ -23,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "mpesa"))  # the layer, as on Lambda
 
@@ -31,15 +33,23 @@ from benchmarks import costing, prices
 from benchmarks.costing import Execution, ScenarioRun
 from benchmarks.inprocess import FUNCTIONS, Stack, memory_mb, running_stack, wait_until
 
-SCENARIOS = ("callback", "query", "duplicate", "status", "payout")
+SCENARIOS = ("callback", "query", "duplicate", "status", "payout", "c2b")
 TITLES = {
     "callback": "STK payment settled by callback",
     "query": "STK payment settled by query (callback lost)",
     "duplicate": "duplicate STK callback (the second delivery)",
     "status": "status read (GET /v1/payments/{id})",
     "payout": "B2C payout settled by its Result",
+    "c2b": "C2B Pay Bill payment (validation and confirmation)",
 }
-PER = {"callback": "payment", "query": "payment", "duplicate": "duplicate", "status": "read", "payout": "payout"}
+PER = {
+    "callback": "payment",
+    "query": "payment",
+    "duplicate": "duplicate",
+    "status": "read",
+    "payout": "payout",
+    "c2b": "payment",
+}
 QUIET_PHONE = "254712345678"  # the simulator's customer who pays only when told to (accept_prompt)
 
 
@@ -176,12 +186,51 @@ def run_payout(stack: Stack, payments: int, _settled: list[str]) -> tuple[Scenar
     return ScenarioRun("payout", payments, stack.meter.take(), executions), cold, ids
 
 
+def c2b_payment(stack: Stack, delivered: int) -> None:
+    """One Pay Bill payment: the simulator asks our validation URL, then confirms; returns once both ran."""
+    from mpesa import runtime
+    from tests.support.c2b import SHORT_CODE
+    from tests.support.stack import control
+
+    with stack.meter.unmetered():  # the customer pays (Daraja's C2B simulate): not our cost
+        answer = runtime.daraja().c2b_simulate(
+            amount=150, msisdn="254708374149", bill_ref_number="INV001", short_code=SHORT_CODE
+        )
+    if answer.response_code != "0":
+        raise RuntimeError(f"the simulator refused the payment: {answer}")
+
+    def confirmations() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = control(stack.simulator, "GET", "callbacks?kind=c2b_confirmation")
+        return [c for c in sent if c.get("response_status") is not None]
+
+    done = wait_until(lambda: len(c := confirmations()) > delivered and c, "the confirmation")
+    stack.quiesce()
+    if done[-1]["response_status"] != 200:
+        raise RuntimeError(f"the confirmation was answered {done[-1]['response_status']}")
+
+
+def run_c2b(stack: Stack, payments: int, _settled: list[str]) -> tuple[ScenarioRun, ScenarioRun, list[str]]:
+    from tests.support.c2b import SHORT_CODE, call_route
+    from tests.support.stack import control
+
+    code, answer = call_route(stack.handlers["c2b_register"], "POST", "/v1/c2b/register", body={})
+    if code != 200:
+        raise RuntimeError(f"C2B registration answered {code}: {answer}")
+    control(stack.simulator, "PUT", f"c2b/registrations/{SHORT_CODE}", {"external_validation": True})
+    c2b_payment(stack, 0)
+    cold = ScenarioRun("first", 1, stack.meter.take())
+    for n in range(payments):
+        c2b_payment(stack, n + 1)
+    return ScenarioRun("c2b", payments, stack.meter.take()), cold, []
+
+
 SCENARIO_RUNNERS: dict[str, Callable[[Stack, int, list[str]], tuple[ScenarioRun, ScenarioRun, list[str]]]] = {
     "callback": run_stk("callback"),
     "query": run_stk("query"),
     "duplicate": run_duplicate,
     "status": run_status,
     "payout": run_payout,
+    "c2b": run_c2b,
 }
 
 
@@ -267,7 +316,6 @@ def print_targets(out: TextIO, runs: dict[str, ScenarioRun], totals: dict[str, f
     if "query" in totals:
         value = totals["query"]
         print(f"≤ $25 per 1M STK payments settled by query: {_yes(value <= 25)} ({value:.2f})", file=out)
-    print("C2B confirmation: not measured (no C2B confirmation function in functions/ on this branch)", file=out)
 
 
 def print_first_payment(out: TextIO, first: ScenarioRun, steady: ScenarioRun) -> None:

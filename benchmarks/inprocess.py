@@ -46,6 +46,9 @@ FUNCTIONS = {
     "payout_status": ("PayoutStatusFunction", "api"),
     "b2c_result": ("B2cResultFunction", "api"),
     "payout_timeout": ("PayoutTimeoutFunction", "sfn"),
+    "c2b_register": ("C2bRegisterFunction", "api"),
+    "c2b_validation": ("C2bValidationFunction", "api"),
+    "c2b_confirmation": ("C2bConfirmationFunction", "api"),
 }
 CALLBACK_ROUTES = {
     "/v1/hooks/stk/{transaction_id}/{signature}": "stk_callback",
@@ -53,39 +56,39 @@ CALLBACK_ROUTES = {
     "/v1/hooks/b2c/result/{payout_id}/{signature}": "b2c_result",
     "/v1/hooks/b2c/status/{payout_id}/{signature}": "b2c_result",
     "/v1/hooks/b2c/result": "b2c_result",
+    "/v1/hooks/c2b/{short_code}/{secret}/validation": "c2b_validation",
+    "/v1/hooks/c2b/{short_code}/{secret}/confirmation": "c2b_confirmation",
 }
 
 
 def base_environment() -> dict[str, str]:
-    """The variables a deployed function has (template Globals), with local names."""
-    return {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_SESSION_TOKEN": "bench",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "POWERTOOLS_SERVICE_NAME": "mpesa-payments",
-        "POWERTOOLS_METRICS_NAMESPACE": "MpesaPayments",
-        "POWERTOOLS_LOG_LEVEL": "INFO",  # the template's default LogLevel
-        "POWERTOOLS_METRICS_DISABLED": "false",  # EMF lines are log bytes on Lambda: count them
-        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here; traces are priced by assumption
-        "MPESA_ENVIRONMENT": "sandbox",
-        "MPESA_SECRET_ID": SECRET_NAME,
-        "MPESA_CALLBACK_ALLOWED_IPS": "127.0.0.1",
-        "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
-        "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
-        "STATE_TABLE_NAME": "StateTable",
-        "EVENT_BUS_NAME": BUS,
-        "STK_TIMEOUT_WAIT_SECONDS": "60",
-        "STK_QUERY_INTERVAL_SECONDS": "30",
-        "STK_QUERY_MAX_ATTEMPTS": "5",
-        "B2C_RESULT_WAIT_SECONDS": "180",
-        "B2C_STATUS_INTERVAL_SECONDS": "60",
-        "B2C_STATUS_MAX_QUERIES": "5",
-        "MPESA_B2C_MAX_PER_PAYOUT": "150000",
-        "MPESA_B2C_DAILY_BUDGET": "1000000000",
-        "MPESA_B2C_RECIPIENT_DAILY_BUDGET": "1000000000",
-    }
+    """The variables a deployed function has: the template's Globals where the template fixes them
+    (parameter defaults), local names for the resources, and what differs here on purpose."""
+    from benchmarks import template
+
+    resolved = {name: template.resolve(value) for name, value in template.environment().items()}
+    env = {name: value for name, value in resolved.items() if value is not None}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_SESSION_TOKEN": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_METRICS_DISABLED": "false",  # EMF lines are log bytes on Lambda: count them
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here; traces are priced by assumption
+            "MPESA_SECRET_ID": SECRET_NAME,
+            "MPESA_CALLBACK_ALLOWED_IPS": "127.0.0.1",  # the simulator and the front are on loopback
+            "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
+            "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
+            "STATE_TABLE_NAME": "StateTable",
+            "EVENT_BUS_NAME": BUS,
+            # Guard-rails out of the way: every payout of a run goes to one recipient.
+            "MPESA_B2C_DAILY_BUDGET": "1000000000",
+            "MPESA_B2C_RECIPIENT_DAILY_BUDGET": "1000000000",
+        }
+    )
+    return env
 
 
 def table_schemas() -> dict[str, TableSchema]:
@@ -96,11 +99,9 @@ def table_schemas() -> dict[str, TableSchema]:
 
 
 def memory_mb(logical_id: str) -> int:
-    from local.cfn import load_template
+    from benchmarks import template
 
-    template = load_template(ROOT / "template.yaml")
-    default = int(template["Globals"]["Function"].get("MemorySize", 128))
-    return int(template["Resources"][logical_id]["Properties"].get("MemorySize", default))
+    return template.memory_mb(logical_id)
 
 
 @dataclass
