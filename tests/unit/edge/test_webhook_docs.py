@@ -5,6 +5,7 @@ them, leaving the body to our bounded parser, is checked by tests/integration/st
 import importlib
 import json
 import re
+from typing import Any
 
 TEMPLATE_ROUTES = re.compile(r"Path: (/v1/(?:hooks|webhooks)/[^\s]+)")
 
@@ -14,7 +15,7 @@ def template_webhook_routes() -> set[str]:
         return set(TEMPLATE_ROUTES.findall(template.read()))
 
 
-def webhook_documents() -> dict[str, dict]:
+def webhook_documents() -> dict[str, dict[str, Any]]:
     documents = {}
     for name in (
         "stk_callback",
