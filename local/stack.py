@@ -20,7 +20,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local import project
+from local import console, project
 from local.aws import EventsLog, LocalResources, MotoServer, client, configure_moto
 from local.cfn import TemplateError
 from local.environ import install, split_common
@@ -321,7 +321,10 @@ class LocalStack:
             self.model.routes(),
             self.runtime.invoke,
             openapi=self._openapi_documents,
-            local_routes={"/_local": self._local_api},
+            local_routes={
+                **console.routes(self.settings.events_log, self.runtime.invoke, self.simulator_url),
+                "/_local": self._local_api,
+            },
             title=_title(self.model.template),
             log=self.log,
         )
@@ -347,6 +350,7 @@ class LocalStack:
     def urls(self) -> dict[str, str]:
         urls = {
             "api": self.api_url,
+            "console": f"{self.api_url}/console",
             "swagger_ui": f"{self.api_url}/docs",
             "openapi": f"{self.api_url}/openapi.json",
             "aws": self.aws_url,
@@ -364,6 +368,7 @@ class LocalStack:
         lines = [
             f"Local stack is up: {self.settings.template.name}, stack {self.settings.stack_name!r}, on {HOST} only",
             f"  API              {urls['api']}",
+            f"  Console          {urls['console']}   (payments, payouts, C2B receipts, events, the day's report)",
             f"  Swagger UI       {urls['swagger_ui']}   (OpenAPI: {urls['openapi']})",
         ]
         if "phone" in urls:

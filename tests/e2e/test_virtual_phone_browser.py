@@ -7,7 +7,6 @@ Debian's chromium and chromium-driver are used (installed by `make browser-deps`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,15 +16,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.conftest import Stack, unique_msisdn
 from tests.local.process import wait_for
-from tests.support.browser import headless_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with headless_chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 def test_a_person_accepts_the_prompt_on_the_virtual_phone_and_the_payment_settles(fresh: Stack, browser: Any) -> None:

@@ -20,7 +20,7 @@ from mpesa.daraja.models import (
     StkPushResponse,
     StkQueryResponse,
 )
-from mpesa.errors import ConflictError
+from mpesa.errors import ConflictError, InputError
 from mpesa.flows.c2b.dynamodb import payment_item
 from mpesa.flows.c2b.model import (
     ExpectedPayment,
@@ -56,6 +56,7 @@ from mpesa.records.balances import BalanceReport, BalanceRequest
 from mpesa.records.budgets import Reservation, Reserved
 from mpesa.records.dynamodb import record_from_item
 from mpesa.records.outbox import Outbox
+from mpesa.records.store import RecordPage
 from mpesa.settings import MpesaSettings
 
 OUTBOX_GRACE = timedelta(minutes=2)
@@ -66,6 +67,10 @@ class _Entry:
     record: Record
     bucket: str | None
     next_check_at: str | None
+
+
+def _nairobi_day(instant: str) -> date:
+    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(NAIROBI).date()
 
 
 class InMemoryRecordStore:
@@ -99,9 +104,32 @@ class InMemoryRecordStore:
         with self._lock:
             records = [e.record for e in self._entries.values()]
         for record in sorted(records, key=lambda r: r.created_at):
-            created = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
-            if created.astimezone(NAIROBI).date() == day:
+            if _nairobi_day(record.created_at) == day:
                 yield record
+
+    def page_of_day(
+        self, kind: Kind, day: date, status: Status | None, limit: int, position: Mapping[str, str] | None
+    ) -> RecordPage:
+        after: tuple[str, str] | None = None
+        if position is not None:
+            created_at, _, transaction_id = str(position.get("after", "")).partition(" ")
+            if set(position) != {"after"} or not created_at or not transaction_id:
+                raise InputError("next", "is not a cursor this route gave for this date and status")
+            after = (created_at, transaction_id)
+        with self._lock:
+            found = [
+                e.record
+                for e in self._entries.values()
+                if e.record.kind is kind
+                and (status is None or e.record.status is status)
+                and _nairobi_day(e.record.created_at) == day
+            ]
+        found.sort(key=lambda r: (r.created_at, r.transaction_id), reverse=True)
+        if after is not None:
+            found = [r for r in found if (r.created_at, r.transaction_id) < after]
+        page = found[:limit]
+        more = len(found) > limit
+        return RecordPage(page, {"after": f"{page[-1].created_at} {page[-1].transaction_id}"} if more else None)
 
     def receipt_holder(self, receipt: str) -> str | None:
         with self._lock:
