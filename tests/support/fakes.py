@@ -222,6 +222,14 @@ class InMemoryRecordStore:
             entry.bucket, entry.next_check_at = kind.value, iso(recheck_at)
             return SettleResult(entry.record, changed=True)
 
+    def claim_send(self, transaction_id: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None or entry.record.status is not Status.PENDING or entry.record.send_claimed_at:
+                return False
+            entry.record = replace(entry.record, send_claimed_at=iso(now_utc()))
+            return True
+
     def flag(self, transaction_id: str, flag: Flag) -> None:
         with self._lock:
             self._flag(self._entry(transaction_id), flag)

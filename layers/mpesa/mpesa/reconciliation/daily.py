@@ -7,6 +7,8 @@
    which may settle one of its open records from it (an UNKNOWN push whose answer was lost, a success
    settled by query that lacks its receipt); a line no flow takes is missing from the ledger (the C2B
    flow creates the payment a confirmation never brought).
+   Records of markets the statement does not list (Tanzania) are left out of both directions: an open
+   one is reported as still unknown, and the sweep resolves it through its provider's status query.
 3. Each record of the day is checked the other way: a success whose receipt M-Pesa does not list is a
    discrepancy; an open record the statement did not settle goes back to its flow (an STK push absent
    from the closed window was never paid; a payout is asked about by Transaction Status).
@@ -96,12 +98,19 @@ class DailyReconciliation:
         outbox: Outbox,
         reconcilers: Sequence[FlowReconciler],
         reports: Reports,
+        *,
+        statement_countries: frozenset[str] | None = None,
     ) -> None:
         self._store = store
         self._statement = statement
         self._outbox = outbox
         self._reconcilers = {reconciler.kind: reconciler for reconciler in reconcilers}
         self._reports = reports
+        # The markets whose transactions the statement lists (Daraja's: Kenya); None: every market.
+        self._statement_countries = statement_countries
+
+    def _listed(self, record: Record) -> bool:
+        return self._statement_countries is None or record.country in self._statement_countries
 
     def run(self, day: date, now: datetime | None = None) -> RunResult:
         now = now or now_utc()
@@ -111,11 +120,16 @@ class DailyReconciliation:
         records = list(self._store.created_on(day))
         result = RunResult(day, now >= end + CLOSED_AFTER, records, statement.within(start, end))
         matched: set[str] = set()
+        listed = [record for record in records if self._listed(record)]
         for line in result.statement_lines:
-            self._match_line(line, records, matched, result, now)
+            self._match_line(line, listed, matched, result, now)
         for record in records:
-            if record.transaction_id not in matched:
+            if record.transaction_id in matched:
+                continue
+            if self._listed(record):
                 self._check_record(record, statement, result, now)
+            else:
+                self._check_unlisted(record, result, now)
         self._announce(result)
         logger.info(
             "reconciliation finished",
@@ -203,6 +217,22 @@ class DailyReconciliation:
         reconciler = self._reconcilers.get(record.kind)
         if reconciler is not None and reconciler.is_open(record, now):
             self._collect(reconciler.close(record, result.window_closed), result)
+
+    def _check_unlisted(self, record: Record, result: RunResult, now: datetime) -> None:
+        """A record of a market the statement does not list (Tanzania: the OpenAPI has none): never judged
+        by its absence; an open one is reported, and the sweep keeps asking its provider's status query."""
+        reconciler = self._reconcilers.get(record.kind)
+        if reconciler is not None and reconciler.is_open(record, now):
+            result.discrepancies.append(
+                Discrepancy(
+                    DiscrepancyKind.STILL_UNKNOWN,
+                    record.kind.value,
+                    record.transaction_id,
+                    f"no statement of {record.country} is read; the sweep asks its provider",
+                    record.transaction_id,
+                    record.amount,
+                )
+            )
 
     @staticmethod
     def _collect(outcome: Resolution | Discrepancy | None, result: RunResult) -> None:
