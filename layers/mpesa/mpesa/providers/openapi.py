@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from mpesa.clock import Deadline, now_utc
+from mpesa.clock import Deadline, iso, now_utc
 from mpesa.codes import Disposition, Outcome
 from mpesa.errors import ConfigurationError, ProviderUnavailableError
 from mpesa.openapi.client import SESSION_ALLOWANCE_S, new_conversation_id
@@ -97,8 +97,9 @@ def _sent_outcome(exc: OpenApiError, *, prompt: bool) -> SendOutcome:
     return NotSent(str(exc), type(exc).__name__)  # the client's rule: no other error moved money
 
 
-def _paid(answer: TransactionAnswer) -> Accepted:
+def _paid(answer: TransactionAnswer, *, payout: bool) -> Accepted:
     refs = _conversation(answer.conversation_id)
+    now = now_utc()
     return Accepted(
         refs,
         Settlement(
@@ -108,7 +109,8 @@ def _paid(answer: TransactionAnswer) -> Accepted:
             SettledBy.ANSWER,
             refs=refs,
             receipt=answer.transaction_id,
-            paid_at=now_utc(),
+            paid_at=now,
+            details={"completed_at": iso(now)} if payout else {},  # as a B2C Result reports it
         ),
     )
 
@@ -149,7 +151,7 @@ class OpenApiProvider:
             )
         except OpenApiError as exc:
             return _sent_outcome(exc, prompt=True)
-        return _paid(answer)
+        return _paid(answer, payout=False)
 
     def can_query(self, record: Record) -> bool:
         return record.ref(Ref.THIRD_PARTY_CONVERSATION_ID) is not None
@@ -182,7 +184,7 @@ class OpenApiProvider:
             )
         except OpenApiError as exc:
             return _sent_outcome(exc, prompt=False)
-        return _paid(answer)
+        return _paid(answer, payout=True)
 
     def query_payout(self, record: Record, *, replies: PayoutReplies, deadline: Deadline | None) -> QueryOutcome:
         return self._query(record, deadline)
