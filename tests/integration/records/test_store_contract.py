@@ -250,3 +250,25 @@ def test_a_settlement_naming_another_originator_conversation_id_is_refused(store
     assert not result.changed
     assert result.record.status is Status.PENDING
     assert result.record.flags == (Flag.CALLBACK_MISMATCH.value,)
+
+
+def test_a_send_is_claimed_once_and_only_while_pending(store):
+    store.create_pending(new(refs={Ref.THIRD_PARTY_CONVERSATION_ID: "a" * 32}))
+    assert store.get("t1").send_claimed_at is None
+    assert store.claim_send("t1") is True
+    assert store.claim_send("t1") is False  # a retry or a re-run: never sent again
+    assert store.get("t1").send_claimed_at is not None
+    assert store.get("t1").ref(Ref.THIRD_PARTY_CONVERSATION_ID) == "a" * 32
+    assert store.claim_send("nobody") is False
+    store.create_pending(new("t2"))
+    store.settle("t2", Settlement(Status.FAILED, NOT_SENT, "refused", SettledBy.INITIATION))
+    assert store.claim_send("t2") is False  # final: nothing to send
+
+
+def test_a_replaced_request_is_claimed_afresh(store):
+    store.create_pending(new())
+    store.claim_send("t1")
+    store.settle("t1", Settlement(Status.FAILED, NOT_SENT, "the flow never started", SettledBy.INITIATION))
+    replaced = store.create_pending(new(refs={Ref.THIRD_PARTY_CONVERSATION_ID: "b" * 32}))
+    assert replaced.send_claimed_at is None
+    assert store.claim_send("t1") is True
