@@ -58,6 +58,14 @@ def _sent_outcome(exc: DarajaError) -> SendOutcome:
     return NotSent(str(exc), type(exc).__name__)
 
 
+def _query_refused(exc: DarajaError) -> QueryRefused:
+    """A query that failed: refused by Daraja (nothing learned), or transient trouble, raised as
+    DarajaUnavailableError for the state machines to retry."""
+    if isinstance(exc, DarajaApiError) and not exc.is_upstream_failure:
+        return QueryRefused(exc.error_code)
+    raise DarajaUnavailableError(str(exc)) from exc
+
+
 class DarajaProvider:
     name = DARAJA
     prompt_waits_for_customer = False
@@ -125,12 +133,8 @@ class DarajaProvider:
             answer = self._stk_gateway().stk_query(checkout_request_id, deadline=deadline)
         except AnswerMismatchError:
             return Mismatched()
-        except DarajaApiError as exc:
-            if exc.is_upstream_failure:
-                raise DarajaUnavailableError(str(exc)) from exc
-            return QueryRefused(exc.error_code)
         except DarajaError as exc:
-            raise DarajaUnavailableError(str(exc)) from exc
+            return _query_refused(exc)
         open_ = answer.is_pending or answer.result_code is None
         return QueryAnswer(
             answer.result_code,
@@ -186,11 +190,7 @@ class DarajaProvider:
                 remarks=STATUS_REMARKS,
                 deadline=deadline,
             )
-        except DarajaApiError as exc:
-            if exc.is_upstream_failure:
-                raise DarajaUnavailableError(str(exc)) from exc
-            return QueryRefused(exc.error_code)
         except DarajaError as exc:
-            raise DarajaUnavailableError(str(exc)) from exc
+            return _query_refused(exc)
         logger.info("Transaction Status asked", extra={"status_conversation_id": answer.conversation_id})
         return AskedLater(answer.conversation_id)

@@ -11,25 +11,13 @@ import pytest
 
 from mpesa.clock import now_utc
 from mpesa.errors import LimitExceededError
-from mpesa.flows.b2c import (
-    B2cDeps,
-    B2cEvents,
-    B2cPayouts,
-    GuardRails,
-    PayoutRequest,
-    PayoutTiming,
-    Upstream,
-    initiation_answer,
-    payout_id_for,
-)
+from mpesa.flows.b2c import B2cDeps, B2cPayouts, GuardRails, PayoutRequest, Upstream, initiation_answer, payout_id_for
 from mpesa.openapi.errors import OpenApiNotSentError, OpenApiOutcomeUnknownError, OpenApiRefusedError
 from mpesa.records import Flag, Kind, NewRecord, Record, Ref, SettledBy, Status
-from mpesa.records.outbox import Outbox
 from tests.support.fakes import (
     FakeB2cGateway,
     FakeOpenApiGateway,
     InMemoryBudgets,
-    InMemoryInbox,
     InMemoryRecordStore,
     RecordingPublisher,
     RecordingStarter,
@@ -37,6 +25,7 @@ from tests.support.fakes import (
     providers_for,
     tanzania_settings,
 )
+from tests.unit.flows.b2c.conftest import Flow
 
 PHONE = "255741234567"
 
@@ -69,23 +58,12 @@ class TzPayouts:
 
 
 @pytest.fixture
-def tz() -> TzPayouts:
-    settings = tanzania_settings(MPESA_B2C_SHORT_CODE="600996")
-    store, publisher, budgets = InMemoryRecordStore(), RecordingPublisher(), InMemoryBudgets()
-    openapi, daraja, starter = FakeOpenApiGateway(), FakeB2cGateway(), RecordingStarter()
-    deps = B2cDeps(
-        settings=settings,
-        store=store,
-        inbox=InMemoryInbox(),
-        outbox=Outbox(store, publisher, {Kind.B2C: B2cEvents()}),
-        budgets=budgets,
-        gateway=lambda: daraja,
-        flow=starter,
-        timing=PayoutTiming(),
-        guard_rails=GuardRails(daily_budget=1_000_000, recipient_daily_budget=300_000),
-        providers=providers_for(settings, openapi, b2c=daraja),
-    )
-    return TzPayouts(B2cPayouts(deps), deps, store, publisher, openapi, daraja, budgets, starter)
+def tz(flow: Flow) -> TzPayouts:
+    """The B2C flow of the unit tests (conftest), with Tanzania served by a fake OpenAPI."""
+    settings, openapi = tanzania_settings(MPESA_B2C_SHORT_CODE="600996"), FakeOpenApiGateway()
+    deps = replace(flow.deps, settings=settings, providers=providers_for(settings, openapi, b2c=flow.gateway))
+    payouts = B2cPayouts(deps)
+    return TzPayouts(payouts, deps, flow.store, flow.publisher, openapi, flow.gateway, flow.budgets, flow.starter)
 
 
 def test_a_payout_is_paid_through_the_openapi_and_settled_by_its_answer(tz):
