@@ -38,7 +38,7 @@ def secret_values(
 ) -> dict[str, str]:
     """The sandbox credentials the simulator accepts, under the configuration names (README): Daraja's,
     and the OpenAPI's (Tanzania) when the simulator's public key is given."""
-    openapi = {}
+    openapi: dict[str, str] = {}
     if openapi_public_key is not None:
         openapi = {
             "MPESA_TZ_API_KEY": simulator_config.openapi_api_key,
@@ -95,6 +95,6 @@ def sample_curl(api_url: str, *, tanzania: bool = False) -> str:
     )
     return (
         f"curl -X POST {api_url}/v1/payments/stk-push -H 'Content-Type: application/json' "
-        f'-H "Idempotency-Key: $(uuidgen 2>/dev/null || date +%s)" '
+        '-H "Idempotency-Key: $(uuidgen 2>/dev/null || date +%s)" '
         f"-d '{body}'"
     )

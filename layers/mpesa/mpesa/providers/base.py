@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from mpesa.clock import Deadline
@@ -99,7 +98,6 @@ class QueryAnswer:
     status: Status | None = None
     refs: Mapping[Ref, str] = field(default_factory=dict)
     receipt: str | None = None
-    paid_at: datetime | None = None
 
     def settlement(self) -> Settlement | None:
         if self.status is None or self.result_code is None:
@@ -111,7 +109,6 @@ class QueryAnswer:
             SettledBy.QUERY,
             refs=self.refs,
             receipt=self.receipt,
-            paid_at=self.paid_at,
         )
 
 

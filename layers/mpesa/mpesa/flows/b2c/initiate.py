@@ -109,7 +109,9 @@ class PayoutInitiation:
         match outcome:
             case Accepted(refs=refs, settlement=paid):
                 return self._accepted(payout_id, refs) if paid is None else self._paid(payout_id, paid)
-            case Unknown(reason=reason):
+            case Unknown(reason=reason, refs=refs):
+                if refs:  # the provider's ID of the request, for a person looking it up
+                    _guarded(self._deps.store.attach_refs, payout_id, refs)
                 return self._outcome_unknown(payout_id, reason)
             case Refused() as refused:
                 return self._rejected(payout_id, refused)
