@@ -5,10 +5,12 @@ through the real OpenAPI client (sessions in the state table, RSA bearers, the b
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -118,4 +120,17 @@ def tz(simulator: SimulatorServer, handlers: dict[str, Any], monkeypatch: pytest
         runtime.reset()
         with inprocess_lambdas(lambdas):
             yield Tanzania(tap, control, prompt_flow, payout_flow)
+            _finish(prompt_flow, payout_flow)
         runtime.reset()
+
+
+def _finish(*state_machines: str, timeout_s: float = 30.0) -> None:
+    """Let the executions a test started end inside its moto: one still writing after the test would
+    write into the next test's tables, outside its lock."""
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout_s
+    for arn in state_machines:
+        while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            if time.monotonic() > deadline:
+                raise AssertionError("an execution the test started did not end")
+            time.sleep(0.05)
