@@ -254,7 +254,10 @@ class LocalStack:
         values: dict[str, str] = {}
         if self.simulator_server is not None:
             values = project.secret_values(
-                self.simulator_server.config, self.simulator_server.certificate_pem, project.callback_secret()
+                self.simulator_server.config,
+                self.simulator_server.certificate_pem,
+                project.callback_secret(),
+                openapi_public_key=self.simulator_server.openapi_public_key,
             )
         resources = LocalResources(self.model, self.moto.url, self.log)
         resources.create_all(values)
@@ -389,6 +392,8 @@ class LocalStack:
         if any(route.route_key == "POST /v1/payments/stk-push" for route in routes):
             lines.append("Try a payment (then open the virtual phone, or use 254708374149 which succeeds by itself):")
             lines.append("  " + project.sample_curl(urls["api"]))
+            lines.append("Or in Tanzania (Vodacom's OpenAPI; 255740000001 pays by itself, other numbers wait):")
+            lines.append("  " + project.sample_curl(urls["api"], tanzania=True))
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 

@@ -40,7 +40,7 @@ def get_payment(transaction_id: TransactionId) -> Response[str]:
 
 @app.post(
     "/v1/payments/<transaction_id>/query",
-    summary="Ask M-Pesa now (STK query) and apply a final answer",
+    summary="Ask M-Pesa now (STK query, or the OpenAPI's status query) and apply a final answer",
 )
 def query_payment(transaction_id: TransactionId) -> Response[str]:
     logger.append_keys(transaction_id=transaction_id)
@@ -51,7 +51,7 @@ def query_payment(transaction_id: TransactionId) -> Response[str]:
     body["query"] = (
         None
         if answer is None
-        else {"result_code": answer.result_code, "result_desc": answer.result_desc, "pending": answer.is_pending}
+        else {"result_code": answer.result_code, "result_desc": answer.result_desc, "pending": answer.pending}
     )
     return json_response(200, body)
 

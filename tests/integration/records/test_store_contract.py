@@ -365,3 +365,25 @@ def test_a_page_reads_a_bounded_part_of_the_index_and_the_next_carries_on(monkey
                 break
         assert [tid for p in pages for tid in p] == ["t31", "t18", "t05"]
         assert any(p == [] for p in pages)  # the budget ran out before the page was full
+
+
+def test_a_send_is_claimed_once_and_only_while_pending(store):
+    store.create_pending(new(refs={Ref.THIRD_PARTY_CONVERSATION_ID: "a" * 32}))
+    assert store.get("t1").send_claimed_at is None
+    assert store.claim_send("t1") is True
+    assert store.claim_send("t1") is False  # a retry or a re-run: never sent again
+    assert store.get("t1").send_claimed_at is not None
+    assert store.get("t1").ref(Ref.THIRD_PARTY_CONVERSATION_ID) == "a" * 32
+    assert store.claim_send("nobody") is False
+    store.create_pending(new("t2"))
+    store.settle("t2", Settlement(Status.FAILED, NOT_SENT, "refused", SettledBy.INITIATION))
+    assert store.claim_send("t2") is False  # final: nothing to send
+
+
+def test_a_replaced_request_is_claimed_afresh(store):
+    store.create_pending(new())
+    store.claim_send("t1")
+    store.settle("t1", Settlement(Status.FAILED, NOT_SENT, "the flow never started", SettledBy.INITIATION))
+    replaced = store.create_pending(new(refs={Ref.THIRD_PARTY_CONVERSATION_ID: "b" * 32}))
+    assert replaced.send_claimed_at is None
+    assert store.claim_send("t1") is True

@@ -83,6 +83,7 @@ def record_from_item(item: Mapping[str, Any]) -> Record:
         event_published=bool(item.get("event_published", False)),
         late_event_published=bool(item.get("late_event_published", True)),
         linked_transaction_id=_opt(item, "linked_transaction_id"),
+        send_claimed_at=_opt(item, "send_claimed_at"),
     )
 
 
@@ -336,6 +337,15 @@ class DynamoRecordStore:
             },
         )
         return SettleResult(self.get(transaction_id), changed=changed)
+
+    def claim_send(self, transaction_id: str) -> bool:
+        return self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET send_claimed_at = :now",
+            ConditionExpression="attribute_exists(pk) AND #status = :pending AND attribute_not_exists(send_claimed_at)",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":now": iso(now_utc()), ":pending": Status.PENDING.value},
+        )
 
     def flag(self, transaction_id: str, flag: Flag) -> None:
         self._table.update_item(

@@ -74,6 +74,12 @@ class RecordStore(Protocol):
         """PENDING → UNKNOWN (not final: reconciliation resolves it, looking again from `recheck_at`)."""
         ...
 
+    def claim_send(self, transaction_id: str) -> bool:
+        """Claim the one send of a PENDING record's request (one conditional write): True for the one caller
+        that may send it; False when it was claimed before (or the record is no longer PENDING), and then
+        it must never be sent again: its outcome is learned by query."""
+        ...
+
     def flag(self, transaction_id: str, flag: Flag) -> None: ...
 
     def mark_event_published(self, transaction_id: str, status: Status) -> None:

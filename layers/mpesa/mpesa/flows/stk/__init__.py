@@ -3,15 +3,19 @@
 from mpesa.flows.stk.events import StkEvents, payment_view
 from mpesa.flows.stk.flow import StkPayments
 from mpesa.flows.stk.initiate import IdempotencyConflictError
-from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep, Upstream, initiation_answer, status_for
-from mpesa.flows.stk.ports import FlowStarter, FlowTiming, StkDeps, StkGateway
+from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep, Upstream, initiation_answer
+from mpesa.flows.stk.ports import FlowStarter, FlowTiming, PromptStarter, StkDeps, StkGateway
+from mpesa.flows.stk.prompt import PromptStep
 from mpesa.flows.stk.request import StkPaymentRequest, StkPushBody, transaction_id_for, validate_request
+from mpesa.providers.base import status_for
 
 __all__ = [
     "FlowStarter",
     "FlowTiming",
     "IdempotencyConflictError",
     "Initiation",
+    "PromptStarter",
+    "PromptStep",
     "QueryResult",
     "ResolveStep",
     "StkDeps",
