@@ -19,7 +19,7 @@ from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayme
 from mpesa.markets import Country
 from mpesa.providers.registry import DARAJA, Providers, markets_of
 from mpesa.reconciliation.sweep import Sweep
-from mpesa.records.model import Kind
+from mpesa.records.model import Kind, Record
 from mpesa.records.outbox import EventCatalog, Outbox
 
 if TYPE_CHECKING:
@@ -58,13 +58,15 @@ def flow_timing() -> FlowTiming:
 
 
 def stk_timeout_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]:
-    """The input of statemachines/stk_timeout.asl.json."""
+    """The input of statemachines/stk_timeout.asl.json, started by the sweep's check of a payment still
+    pending after its callback's wait, which made the first query: the flow waits one interval and
+    queries on, to the attempts left."""
     return {
         "transaction_id": transaction_id,
-        "wait_seconds": timing.wait_seconds,
+        "wait_seconds": timing.query_interval_seconds,
         "query_interval_seconds": timing.query_interval_seconds,
         "max_attempts": timing.max_attempts,
-        "resolution": {"attempt": 0},
+        "resolution": {"attempt": 1},
     }
 
 
@@ -80,10 +82,11 @@ def payout_timing() -> PayoutTiming:
 
 
 def b2c_timeout_input(payout_id: str, timing: PayoutTiming) -> dict[str, Any]:
-    """The input of statemachines/b2c_timeout.asl.json."""
+    """The input of statemachines/b2c_timeout.asl.json, started by the sweep's check of a payout still
+    pending after its Result's wait: the flow asks Transaction Status at once."""
     return {
         "payout_id": payout_id,
-        "result_wait_seconds": timing.result_wait_seconds,
+        "result_wait_seconds": 0,
         "status_interval_seconds": timing.status_interval_seconds,
         "max_status_queries": timing.max_status_queries,
         "resolution": {"attempt": 0},
@@ -314,7 +317,10 @@ def c2b_payments() -> C2BPayments:
 
 @cache
 def sweep() -> Sweep:
-    return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
+    from mpesa.reconciliation.stragglers import StragglerPass
+
+    stk, b2c = stk_payments().resolution, b2c_payouts().resolution
+    return Sweep(store(), outbox(), [stk, b2c], StragglerPass(store(), outbox(), [stk, b2c]))
 
 
 @cache
@@ -356,7 +362,13 @@ def reconciliation() -> DailyReconciliation:
         reconcilers,
         reports(),
         statement_countries=markets_of(DARAJA),  # Pull Transactions is Daraja's statement
+        review=_review_unconfirmed,
     )
+
+
+def _review_unconfirmed(record: Record) -> None:
+    if record.kind is Kind.STK:
+        stk_payments().callbacks.review_unconfirmed(record)
 
 
 def reset() -> None:

@@ -29,10 +29,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import BaseModel
 
 from mpesa.clock import Deadline
@@ -51,6 +47,7 @@ from mpesa.errors import (
     NotPermittedError,
     NotSentError,
     PayloadTooLargeError,
+    RequestInProgressError,
     TooManyCallbacksError,
     UnavailableError,
 )
@@ -61,6 +58,7 @@ Route = Callable[..., Any]
 _LOCATIONS = ("body", "header", "query", "path")
 API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
 UPSTREAM_DOWN = "M-Pesa could not be reached; try again shortly"
+IN_PROGRESS_RETRY_S = 5
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
@@ -179,13 +177,13 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> MpesaRe
     def _not_found(exc: NotFoundError) -> Response[str]:
         return error(404, "not_found", f"no {record_noun} with this {id_name}")
 
-    @app.exception_handler([ConflictError, IdempotencyValidationError])
+    @app.exception_handler(RequestInProgressError)
+    def _in_progress(exc: RequestInProgressError) -> Response[str]:
+        return error(409, "request_in_progress", str(exc), retryable=True, retry_after_s=IN_PROGRESS_RETRY_S)
+
+    @app.exception_handler(ConflictError)
     def _conflict(exc: Exception) -> Response[str]:
         return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[str]:
-        return error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
 
     @app.exception_handler(NotSentError)
     def _not_sent(exc: NotSentError) -> Response[str]:
