@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from local import project
 from local.aws import EventsLog, LocalResources, MotoServer, client, configure_moto
 from local.cfn import TemplateError
+from local.dynamodb import local_dynamodb
 from local.environ import function_process_environment, local_aws, no_proxy
 from local.front import Front
 from local.lambdas import FunctionRuntime, HandlerUnavailable, patch_moto_lambda
@@ -186,6 +187,7 @@ class LocalStack:
         environ.update(local_aws(self.moto.url, "us-east-1"))
         environ["MOTO_PORT"] = str(self.moto.port)  # the Step Functions interpreter calls localhost:$MOTO_PORT
         configure_moto()
+        self._patches.enter_context(local_dynamodb())  # atomic conditional writes, no whole-table work
         self.moto.start()
         assert self.front_server is not None
         self.front_server.start()  # answers 503 until the handlers are ready
