@@ -28,9 +28,12 @@ from local.cfn import TemplateError
 from local.dynamodb import local_dynamodb
 from local.environ import function_process_environment, local_aws, no_proxy
 from local.front import Front
+from local.jsonpath import parsed_once
 from local.lambdas import FunctionRuntime, HandlerUnavailable, patch_moto_lambda
+from local.moto_models import weakly_tracked_models
 from local.schedules import ScheduleLoop
 from local.serving import HttpServer
+from local.stepfunctions import long_running_step_functions
 from local.template import FUNCTION_TYPES, STATE_MACHINE_TYPES, Schedule, StackModel
 
 HOST = "127.0.0.1"
@@ -187,7 +190,9 @@ class LocalStack:
         environ.update(local_aws(self.moto.url, "us-east-1"))
         environ["MOTO_PORT"] = str(self.moto.port)  # the Step Functions interpreter calls localhost:$MOTO_PORT
         configure_moto()
-        self._patches.enter_context(local_dynamodb())  # atomic conditional writes, no whole-table work
+        # moto made atomic (DynamoDB) and fit to run all day (see each module)
+        for patch in (local_dynamodb(), long_running_step_functions(), parsed_once(), weakly_tracked_models()):
+            self._patches.enter_context(patch)
         self.moto.start()
         assert self.front_server is not None
         self.front_server.start()  # answers 503 until the handlers are ready
