@@ -400,6 +400,10 @@ class LocalStack:
             lines.append(f"  Daraja simulator {urls['simulator']}")
         lines.append(f"  Local AWS (moto) {urls['aws']}")
         lines.append(f"  Events log       {urls['events_log']}")
+        lines.append(
+            f"  Functions        {len(self.runtime.pools)}, each in its own processes"
+            f" (up to {self.settings.max_workers}; GET {urls['api']}/_local/workers)"
+        )
         routes = self.model.routes()
         lines.append(f"Routes ({len(routes)}):")
         lines.extend(f"  {route.route_key:<45} -> {route.function}" for route in routes)

@@ -38,6 +38,7 @@ def test_the_banner_prints_the_urls_and_routes(fixture_stack):
     assert f"API              {fixture_stack.api}" in output
     assert f"{fixture_stack.api}/docs" in output
     assert "GET /items/{item_id}" in output
+    assert "Functions        5, each in its own processes (up to 4; GET" in output
     assert "Ctrl-C stops everything." in output
 
 
@@ -416,6 +417,25 @@ def test_ports_of_a_disabled_simulator_and_port_0_are_not_duplicates():
     with pytest.raises(StartupError) as raised:
         LocalStack(Settings.from_env({**off, "LOCAL_SIMULATOR": "on", "LOCAL_AWS_PORT": "0"})).check_ports()
     assert raised.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOCAL_MAX_WORKERS_PER_FUNCTION", "0"),
+        ("LOCAL_MAX_WORKERS_PER_FUNCTION", "2.5"),
+        ("LOCAL_WORKER_IDLE_SECONDS", "-1"),
+    ],
+)
+def test_worker_settings_must_be_positive(variable, value):
+    with pytest.raises(StartupError, match=f"{variable}='{value}' must be"):
+        Settings.from_env({variable: value})
+
+
+def test_worker_settings_are_read_from_the_environment():
+    settings = Settings.from_env({"LOCAL_MAX_WORKERS_PER_FUNCTION": "2", "LOCAL_WORKER_IDLE_SECONDS": "30"})
+    assert (settings.max_workers, settings.worker_idle_s) == (2, 30.0)
+    assert (Settings.from_env({}).max_workers, Settings.from_env({}).worker_idle_s) == (4, 300.0)
 
 
 def test_free_ports_are_distinct():
