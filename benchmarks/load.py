@@ -218,13 +218,13 @@ class Target:
         )
         push_s = time.monotonic() - started
         if status != 202:
-            return Outcome(push_s, None, f"push {status}: {str(body)[:120]}")
+            return Outcome(push_s, None, f"push {status} {_error_code(body)}")
         checkout, transaction = body["checkout_request_id"], body["transaction_id"]
         status, answer = self.client.call(
             "POST", f"{self.simulator}/simulator/prompts/{checkout}/accept", {"pin": "1234"}
         )
         if status != 200:
-            return Outcome(push_s, None, f"accept {status}: {str(answer)[:120]}")
+            return Outcome(push_s, None, f"accept {status} {_error_code(answer)}")
         deadline = started + SETTLE_TIMEOUT_S
         while time.monotonic() < deadline:
             status, payment = self.client.call("GET", f"{self.api}/v1/payments/{transaction}")
@@ -235,6 +235,13 @@ class Target:
                 return Outcome(push_s, None, str(state))
             time.sleep(self.poll_interval_s)
         return Outcome(push_s, None, "not settled in time")
+
+
+def _error_code(body: Any) -> str:
+    """What kind of error an answer is (its code, not its ids), so that failures group in the table."""
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("message") or sorted(body))
+    return str(body)[:60]
 
 
 def run(target: Target, payments: int, concurrency: int, on_done: Callable[[int], None] | None = None) -> list[Outcome]:

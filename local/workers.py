@@ -4,8 +4,8 @@ A `FunctionPool` holds the workers of one function. An invocation takes an idle 
 recently used: the warmest), or starts one if the pool is below its cap (a cold start, as on Lambda),
 or waits for one to be free. A worker runs one event at a time. A worker that dies or overruns the
 function's Timeout is killed and dropped; the next invocation starts a fresh one. A handler that
-cannot be imported makes the function unavailable until the stack restarts (as before), with the
-import error printed once. Workers idle for longer than the idle timeout are stopped, down to one.
+cannot be imported makes the function unavailable until the stack restarts, with the import error
+printed once. Workers idle for longer than the idle timeout are stopped, down to one.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ class Worker:
         finally:
             theirs.close()
         self.sock = ours
+        self._closing = False
         self.invocations = 0
         self.idle_since = time.monotonic()
 
@@ -127,7 +128,10 @@ class Worker:
             ipc.send(self.sock, self.spec.init_message(self.log_stream_name))
             self.sock.settimeout(STARTUP_TIMEOUT_S)
             reply = ipc.receive(self.sock)
-        except (ipc.ChannelClosed, OSError) as exc:  # TimeoutError is an OSError
+        except TimeoutError as exc:
+            self.kill()
+            raise HandlerUnavailable(f"the handler's import took more than {STARTUP_TIMEOUT_S:.0f} s") from exc
+        except (ipc.ChannelClosed, OSError) as exc:
             self.kill()
             raise HandlerUnavailable(f"the worker exited during init ({self._exit_status()})") from exc
         if reply.get("type") == "import_error":
@@ -157,18 +161,19 @@ class Worker:
                 }
             ) from None
         except (ipc.ChannelClosed, OSError):
+            status = "stopped by the local stack" if self._closing else self._exit_status()
             self.kill()
             raise WorkerLost(
                 {
                     "errorType": "Runtime.ExitError",
                     "errorMessage": f"RequestId: {message.get('request_id')} Error: Runtime exited with error: "
-                    f"{self._exit_status()}",
+                    f"{status}",
                 }
             ) from None
 
     def _exit_status(self) -> str:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=1)
+            self.process.wait(timeout=1)  # its socket closes as it exits: the code follows shortly
         code = self.process.returncode
         if code is None:
             return "still running"
@@ -177,6 +182,7 @@ class Worker:
     def close(self) -> None:
         """Ask the worker to end (end of its socket); `reap` waits for it. A thread blocked on the
         socket wakes up at once (shutdown, unlike close, interrupts a pending recv)."""
+        self._closing = True
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
