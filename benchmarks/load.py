@@ -336,24 +336,30 @@ def table(levels: list[Level]) -> str:
 
 def soak(target: Target, payments: int, concurrency: int, every: int) -> None:
     print(f"\nSoak: {payments} payments at concurrency {concurrency}; memory every {every}")
-    print(f"{'payments':>9} {'pay/s':>6}  memory")
+    print(f"{'payments':>9} {'pay/s':>6} {'CPU ms/payment':>15}  memory")
     started = time.monotonic()
-    print(f"{0:>9} {'':>6}  {memory(target.pid) or '?'}", flush=True)
-    window = {"at": started, "done": 0}
+    print(f"{0:>9} {'':>6} {'':>15}  {memory(target.pid) or '?'}", flush=True)
+    window: dict[str, Any] = {"at": started, "done": 0, "cpu": cpu(target.pid)}
     lock = threading.Lock()
 
     def report(done: int) -> None:
         if done % every != 0 and done != payments:
             return
         with lock:
-            now = time.monotonic()
+            now, used = time.monotonic(), cpu(target.pid)
+            count = max(done - window["done"], 1)
             rate = (done - window["done"]) / max(now - window["at"], 1e-9)
-            window.update(at=now, done=done)
-            print(f"{done:>9} {rate:>6.1f}  {memory(target.pid) or '?'}", flush=True)
+            per = "?"
+            if used is not None and window["cpu"] is not None:
+                spent = used - window["cpu"]
+                per = f"{spent.stack_s * 1000 / count:.0f} + {spent.workers_s * 1000 / count:.0f}"
+            window.update(at=now, done=done, cpu=used)
+            print(f"{done:>9} {rate:>6.1f} {per:>15}  {memory(target.pid) or '?'}", flush=True)
 
     outcomes = run(target, payments, concurrency, report)
     failed = sum(1 for o in outcomes if o.settle_s is None)
     print(f"{payments - failed} settled, {failed} not, in {time.monotonic() - started:.0f} s")
+    print("(CPU per payment: the stack process + its workers)")
 
 
 @contextmanager

@@ -13,7 +13,8 @@
 * **A query reads what it can match.** moto's Query starts from every item of the table, sorted
   (tens of thousands of Python comparisons once a day of payments is stored), then keeps those with
   the key and sorts them again. A table query now starts from its partition only, and an index query
-  from the items unsorted; both still sort what they keep, so results and pages are moto's.
+  from the items whose string key attributes hold the query's values, unsorted; moto then applies
+  its key conditions and sorts what it keeps, so results and pages are moto's.
 """
 
 from __future__ import annotations
@@ -187,18 +188,35 @@ def item_level_transactions() -> Iterator[None]:
         setattr(DynamoDBBackend, "transact_write_items", original)  # noqa: B010
 
 
-_query = threading.local()  # the table a query is reading, and its partition key (None: an index query)
+_query = threading.local()  # what a query reads: its table, partition key, and an index's key values
 
 
-def _candidates(table: Any, hash_key: Any) -> list[Any]:
-    if hash_key is None:
-        if table.range_key_attr is None:
-            return list(table.items.values())
-        return [item for partition in table.items.values() for item in partition.values()]
-    partition = table.items.get(hash_key)  # .get: the items are a defaultdict
-    if partition is None:
-        return []
-    return list(partition.values()) if table.range_key_attr is not None else [partition]
+def _candidates(table: Any, hash_key: Any, index_keys: list[tuple[str, Any]]) -> list[Any]:
+    """The items a query can match: its partition's, or on an index those whose string key attributes
+    are the query's (compared as stored: moto then applies its own key conditions to them)."""
+    if hash_key is not None:
+        partition = table.items.get(hash_key)  # .get: the items are a defaultdict
+        if partition is None:
+            return []
+        return list(partition.values()) if table.range_key_attr is not None else [partition]
+    items = (
+        table.items.values()
+        if table.range_key_attr is None
+        else (item for partition in table.items.values() for item in partition.values())
+    )
+    # Only strings: their stored form is their value (a number's is not: "1" equals "1.0"). One tight
+    # pass over the items for the first key; the others (a composite key) on what is left.
+    strings = [(name, value.value) for name, value in index_keys if value.type == "S"]
+    if not strings:
+        return list(items)
+    (name, wanted), others = strings[0], strings[1:]
+    found = [item for item in items if (value := item.attrs.get(name)) is not None and value.value == wanted]
+    return [item for item in found if all(_is_string(item, other, value) for other, value in [strings[0], *others])]
+
+
+def _is_string(item: Any, name: str, wanted: str) -> bool:
+    value = item.attrs.get(name)
+    return value is not None and value.type == "S" and value.value == wanted
 
 
 @contextlib.contextmanager
@@ -210,15 +228,17 @@ def partition_queries() -> Iterator[None]:
     def all_items(self: Any) -> list[Any]:
         if getattr(_query, "table", None) is not self:
             return original_all_items(self)  # a scan, an export...: moto's order
-        return _candidates(self, _query.hash_key)
+        return _candidates(self, _query.hash_key, _query.index_keys)
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        _query.table, _query.hash_key = self, (hash_key if index_name is None else None)
+        _query.table = self
+        _query.hash_key = hash_key if index_name is None else None
+        _query.index_keys = list(kwargs.get("hash_key_conditions") or []) if index_name is not None else []
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
-            _query.table = _query.hash_key = None
+            _query.table = _query.hash_key = _query.index_keys = None
 
     setattr(Table, "all_items", all_items)  # noqa: B010
     setattr(Table, "query", query)  # noqa: B010
