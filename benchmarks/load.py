@@ -375,8 +375,9 @@ def local_stack(settings: dict[str, str]) -> Iterator[Target]:
     try:
         yield Target(process.api, process.simulator, process.process.pid)
     finally:
+        stopping = time.monotonic()
         code = process.stop(timeout=120)
-        print(f"Stack stopped (exit code {code}); its log: {work / 'stack.log'}")
+        print(f"Stack stopped in {time.monotonic() - stopping:.1f} s (exit code {code}); its log: {work / 'stack.log'}")
 
 
 @contextmanager
