@@ -123,6 +123,10 @@ class FunctionRuntime:
             for pool in self.pools.values():
                 pool.stop_idle()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         stop_all(list(self.pools.values()))
@@ -170,7 +174,8 @@ def patch_moto_lambda(runtime: FunctionRuntime, log: Callable[[str], None] = pri
         try:
             return json.dumps(runtime.invoke(logical_id, event)).encode()
         except (FunctionError, HandlerUnavailable) as exc:
-            log(f"[{logical_id}] function error, returned to the caller: {exc}")
+            if not runtime.stopping:  # Step Functions tasks still running when Ctrl-C came: no news
+                log(f"[{logical_id}] function error, returned to the caller: {exc}")
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(_error_payload(exc)).encode()
 
@@ -196,4 +201,5 @@ def _run_async(runtime: FunctionRuntime, logical_id: str, event: Any, log: Calla
     try:
         runtime.invoke(logical_id, event)
     except (FunctionError, HandlerUnavailable) as exc:  # nobody waits for an asynchronous invocation
-        log(f"[{logical_id}] asynchronous invocation failed: {exc}")
+        if not runtime.stopping:
+            log(f"[{logical_id}] asynchronous invocation failed: {exc}")

@@ -185,7 +185,11 @@ def main(argv: list[str]) -> int:
         return 1
     ipc.send(sock, {"type": "ready"})
     Worker(sock, init, handler).serve()
-    return 0
+    # The stack has let go of this worker. Like a Lambda environment that is shut down, it just ends:
+    # tearing a whole interpreter down (dozens of workers at once when the stack stops) takes seconds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -322,7 +322,8 @@ class FunctionPool:
                 self._drop(worker)
             except WorkerLost as lost:
                 self._drop(worker)
-                self._log(f"[{self.spec.logical_id}] {lost.payload['errorType']}: {lost.payload['errorMessage']}")
+                if not self._closed:  # at stop, every busy worker is lost: no news
+                    self._log(f"[{self.spec.logical_id}] {lost.payload['errorType']}: {lost.payload['errorMessage']}")
                 raise FunctionError({**lost.payload, "stackTrace": []}) from None
             except BaseException:
                 worker.kill()
