@@ -10,8 +10,11 @@ import secrets
 import string
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
+
+from local.template import Schedule
 
 # Local defaults for variables a function declares: short timeout-flow waits so that a payment with
 # no callback settles by query in seconds, yet the flow (5 s + 20 queries x 3 s = 65 s) outlasts the
@@ -27,6 +30,7 @@ LOCAL_ENV_DEFAULTS = {
     "B2C_STATUS_MAX_QUERIES": "5",
 }
 LOCAL_CALLER_IP = "127.0.0.1"
+SWEEP_SCHEDULE = "PendingSweepFunction.Sweep"
 C2B_REGISTER_ROUTE = "POST /v1/c2b/register"
 CALLBACK_SECRET_LENGTH = 48
 
@@ -125,3 +129,11 @@ def after_start(
         f"C2B URLs registered with the simulator for shortcode {answer.get('short_code')} "
         f"({answer.get('api_version')}, ResponseType {answer.get('response_type')}): Pay Bill from the virtual phone"
     )
+
+
+def local_schedules(schedules: Iterable[Schedule], sweep_every_s: int) -> list[Schedule]:
+    """The template's schedules, the sweep's every `sweep_every_s` seconds rather than every minute: it is
+    every payment's timer (it checks a payment still pending once its callback's 5 s wait is over), so
+    the short local waits above mean what they say (`LOCAL_SWEEP_EVERY_SECONDS`, default 2)."""
+    faster = f"rate({sweep_every_s} seconds)"
+    return [replace(s, expression=faster) if s.name == SWEEP_SCHEDULE else s for s in schedules]

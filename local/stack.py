@@ -59,6 +59,9 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in {"0", "false", "off", "no"}
 
 
+DEFAULT_SWEEP_EVERY_S = 2
+
+
 @dataclass
 class Settings:
     ports: dict[str, int]
@@ -71,6 +74,7 @@ class Settings:
     schedules: bool = True
     max_workers: int = DEFAULT_MAX_WORKERS
     worker_idle_s: float = DEFAULT_WORKER_IDLE_S
+    sweep_every_s: int = DEFAULT_SWEEP_EVERY_S  # LOCAL_SWEEP_EVERY_SECONDS: the sweep's cadence (project.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -99,6 +103,7 @@ class Settings:
             schedules=_flag(environ.get("LOCAL_SCHEDULES"), True),
             max_workers=int(_positive(environ, "LOCAL_MAX_WORKERS_PER_FUNCTION", DEFAULT_MAX_WORKERS, integer=True)),
             worker_idle_s=_positive(environ, "LOCAL_WORKER_IDLE_SECONDS", DEFAULT_WORKER_IDLE_S),
+            sweep_every_s=int(_positive(environ, "LOCAL_SWEEP_EVERY_SECONDS", DEFAULT_SWEEP_EVERY_S, integer=True)),
         )
 
 
@@ -312,14 +317,19 @@ class LocalStack:
         self.load_failures = self.runtime.warm_all()  # one worker per function, all at once
         if self.settings.schedules:
             self.schedules = ScheduleLoop(
-                model.schedules(), self._fire, region=model.region, account_id=model.account_id, log=self.log
+                project.local_schedules(model.schedules(), self.settings.sweep_every_s),
+                self._fire,
+                region=model.region,
+                account_id=model.account_id,
+                log=self.log,
             )
 
     def _fire(self, schedule: Schedule, payload: dict[str, Any] | str) -> None:
         assert self.model is not None
         assert self.runtime is not None
         assert self.moto is not None
-        self.log(f"sched  {schedule.name} -> {schedule.target}")
+        if not schedule.expression.endswith("seconds)"):  # the local sweep fires every few seconds: not logged
+            self.log(f"sched  {schedule.name} -> {schedule.target}")
         if schedule.target in self.model.of_type(*STATE_MACHINE_TYPES):
             sfn = client("stepfunctions", self.moto.url, self.model.region)
             # Always named: moto's interpreter names an unnamed execution "None", so a second one would clash.

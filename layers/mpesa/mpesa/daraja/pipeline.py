@@ -2,10 +2,11 @@
 
 Each call: circuit breaker permit → access token (shared cache) → one HTTP exchange with the retry
 policy its endpoint allows → the JSON object of a 2xx answer, or a typed DarajaError. An "Invalid
-Access Token" answer causes one forced token refresh and one re-send (the gateway rejected the
-request unprocessed). A money-moving request is sent only with time for a whole attempt left
-(`send_window_s`); the token fetch before it is cut short to keep that time. Whether a failure may
-have moved money is decided here, once (docs/daraja-client.md).
+Access Token" answer causes one token refresh and one re-send (the gateway rejected the request
+unprocessed), and one more when the refresh only found another container's token, stale too. A
+money-moving request is sent only with time for a whole attempt left (`send_window_s`); the token
+fetch before it is cut short to keep that time. Whether a failure may have moved money is decided
+here, once (docs/daraja-client.md).
 """
 
 from __future__ import annotations
@@ -285,7 +286,9 @@ class RequestPipeline:
         answer = self._exchange(OAUTH, None, f"Basic {basic}", deadline)
         return parse_response(OAUTH.api, AccessTokenResponse, answer.status, self._check(OAUTH, answer))
 
-    def _token(self, endpoint: Endpoint, deadline: Deadline, reject: str | None = None) -> str:
+    def _token(
+        self, endpoint: Endpoint, deadline: Deadline, reject: str | None = None, fetched: list[bool] | None = None
+    ) -> str:
         """A token for a request to `endpoint` that must be over by `deadline`.
 
         For a money-moving request the token (waiting for another container's refresh, or our own
@@ -300,9 +303,13 @@ class RequestPipeline:
             limit = deadline
             wait_s = deadline.remaining_s() - s.connect_timeout_s - s.read_timeout_s
         fetch_by = limit.earliest(Deadline.within(MAX_TOKEN_FETCH_S))
-        return self.tokens.token(
-            lambda: self._fetch_token(fetch_by), reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by
-        )
+
+        def fetch() -> AccessTokenResponse:
+            if fetched is not None:
+                fetched.append(True)  # this call fetched the token (not one another container shared)
+            return self._fetch_token(fetch_by)
+
+        return self.tokens.token(fetch, reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by)
 
     def _limit(self, deadline: Deadline | None, permit: Permit) -> Deadline:
         limit = self._deadline(deadline)
@@ -343,10 +350,22 @@ class RequestPipeline:
         try:
             return answer.status, self._check(endpoint, answer, ocid)
         except InvalidAccessTokenError:
-            log.info("%s: access token rejected, refreshing it once", endpoint.api)
-            token = self._token(endpoint, limit, reject=token)
-            answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
+            log.info("%s: access token rejected, refreshing it", endpoint.api)
+        # The gateway refused the token before the request reached M-Pesa: sending again is safe. The
+        # token another container shared may be stale too (someone fetched a newer one, which revokes
+        # it): then it is rejected in turn, once. A token fetched just now that is refused is raised.
+        fetched: list[bool] = []
+        token = self._token(endpoint, limit, reject=token, fetched=fetched)
+        answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
+        try:
             return answer.status, self._check(endpoint, answer, ocid)
+        except InvalidAccessTokenError:
+            if fetched:
+                raise
+            log.info("%s: the shared access token was rejected too, fetching one", endpoint.api)
+        token = self._token(endpoint, limit, reject=token)
+        answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
+        return answer.status, self._check(endpoint, answer, ocid)
 
     @staticmethod
     def require_accepted(endpoint: Endpoint, status: int, code: str | None, description: str) -> None:
