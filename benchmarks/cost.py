@@ -1,17 +1,20 @@
 """AWS cost per 1M payments, measured: each flow driven through the real handlers in one process (moto,
 the Daraja simulator over loopback, both timeout state machines run by moto's interpreter), every AWS
 call counted through botocore hooks, DynamoDB's request units computed from the items each write
-touched, priced at the list prices of benchmarks/prices.py (aws-prices.md).
+touched, priced at the list prices of benchmarks/prices.py (aws-prices.md). After each scenario's
+payments the scheduled sweep runs once, as it does every minute: it checks each payment whose wait is
+over (its share of that run is counted per payment), and starts a timeout flow only for one still
+pending.
 
     .venv/bin/python -m benchmarks.cost [--payments 20] [--scenario callback ...]   (from the repo root)
 
 Scenarios (one warm-up payment first, not counted, so the figures are those of warm containers):
-  callback   STK Push settled by its callback: push, the customer pays, the callback, the timeout flow
-             (WaitForCallback, Resolve: already settled, Done)
-  query      STK Push settled by query: the callback is lost; after its wait the flow queries M-Pesa
+  callback   STK Push settled by its callback: push, the customer pays, the callback; the sweep's pass
+             reads it once (settled: nothing more)
+  query      STK Push settled by query: the callback is lost; the sweep's check queries M-Pesa once
   duplicate  the same callback delivered a second time (per duplicate delivery)
   status     one GET /v1/payments/{id} by the merchant (per read: add as many as your client polls)
-  payout     a B2C payout settled by its Result, and the payout timeout flow
+  payout     a B2C payout settled by its Result; the sweep's pass reads it once
   c2b        a Pay Bill payment: Daraja's validation request, then its confirmation (the URLs registered
              once, with external validation on)
 See docs/cost.md for what is counted and how.
@@ -86,40 +89,44 @@ def main(argv: list[str] | None = None) -> int:
 # --- scenarios ---------------------------------------------------------------------------------------
 
 
-def stk_payment(stack: Stack, *, by: str) -> tuple[str, Execution]:
-    """One STK payment settled `by` "callback" or "query"; returns its id and its timeout flow's run."""
+def stk_payment(stack: Stack, *, by: str) -> str:
+    """One STK payment the customer pays, its callback delivered (`by` "callback") or lost ("query")."""
     from tests.support.stack import accept_prompt
     from tests.support.stk import body_for, push
 
     stack.simulator.configure(callback_mode="normal" if by == "callback" else "drop")
-    gate = stack.new_gate()
     code, accepted = push(stack.handlers, body_for(phone=QUIET_PHONE))
     if code != 202:
         raise RuntimeError(f"push answered {code}: {accepted}")
-    txn = accepted["transaction_id"]
+    txn = str(accepted["transaction_id"])
     accept_prompt(stack.simulator, accepted["checkout_request_id"])  # the customer pays now
     if by == "callback":
         wait_until(lambda: (stack.item(txn) or {}).get("settled_by"), "the callback to settle the payment")
-        stack.quiesce()  # its invocation has ended: no two handlers ever run at once (they share Powertools' metrics)
-    gate.set()  # WaitForCallback ends
-    execution = Execution.from_history(stack.history("stk", txn))
-    stack.quiesce()
-    item = stack.item(txn) or {}
-    if (item.get("status"), item.get("settled_by")) != ("SUCCESS", by):
-        raise RuntimeError(f"payment {txn} ended {item.get('status')} by {item.get('settled_by')}, not SUCCESS by {by}")
-    return txn, execution
+    stack.quiesce()  # its invocation has ended: no two handlers ever run at once (they share Powertools' metrics)
+    return txn
+
+
+def checked_by_sweep(stack: Stack, ids: list[str], *, by: str) -> list[Execution]:
+    """The sweep's run after the payments' wait: it checks each once (a lost callback: one query), and
+    starts a timeout flow only for one still pending (none here); every payment ends SUCCESS by `by`."""
+    counts = stack.sweep()
+    executions = [Execution.from_history(stack.history(flow, name)) for flow, name in stack.started_flows(ids)]
+    for txn in ids:
+        item = stack.item(txn) or {}
+        if (item.get("status"), item.get("settled_by")) != ("SUCCESS", by):
+            raise RuntimeError(f"{txn} ended {item.get('status')} by {item.get('settled_by')} (sweep: {counts})")
+    return executions
 
 
 def run_stk(by: str) -> Callable[[Stack, int, list[str]], tuple[ScenarioRun, ScenarioRun, list[str]]]:
+    settled_by = "callback" if by == "callback" else "query"
+
     def runner(stack: Stack, payments: int, _settled: list[str]) -> tuple[ScenarioRun, ScenarioRun, list[str]]:
-        _, warm_up = stk_payment(stack, by=by)
-        cold = ScenarioRun("first", 1, stack.meter.take(), [warm_up])
-        ids: list[str] = []
-        executions: list[Execution] = []
-        for _n in range(payments):
-            txn, execution = stk_payment(stack, by=by)
-            ids.append(txn)
-            executions.append(execution)
+        warm_up = [stk_payment(stack, by=by)]
+        cold = ScenarioRun("first", 1, stack.meter.take(), checked_by_sweep(stack, warm_up, by=settled_by))
+        stack.meter.take()  # the warm-up's sweep: not counted
+        ids = [stk_payment(stack, by=by) for _n in range(payments)]
+        executions = checked_by_sweep(stack, ids, by=settled_by)
         return ScenarioRun(by, payments, stack.meter.take(), executions), cold, ids
 
     return runner
@@ -154,35 +161,25 @@ def run_status(stack: Stack, payments: int, settled: list[str]) -> tuple[Scenari
     return run, run, settled
 
 
-def payout(stack: Stack) -> tuple[str, Execution]:
+def payout(stack: Stack) -> str:
     from tests.support.b2c import pay, payout_body
 
     stack.simulator.configure(callback_mode="normal", b2c_processing_delay_s=0.2)
-    gate = stack.new_gate()
     code, accepted = pay(stack.handlers, payout_body())
     if code != 202:
         raise RuntimeError(f"payout answered {code}: {accepted}")
-    payout_id = accepted["payout_id"]
+    payout_id = str(accepted["payout_id"])
     wait_until(lambda: (stack.item(payout_id) or {}).get("settled_by"), "the Result to settle the payout")
     stack.quiesce()
-    gate.set()  # WaitForResult ends
-    execution = Execution.from_history(stack.history("b2c", payout_id))
-    stack.quiesce()
-    item = stack.item(payout_id) or {}
-    if (item.get("status"), item.get("settled_by")) != ("SUCCESS", "callback"):
-        raise RuntimeError(f"payout {payout_id} ended {item.get('status')} by {item.get('settled_by')}")
-    return payout_id, execution
+    return payout_id
 
 
 def run_payout(stack: Stack, payments: int, _settled: list[str]) -> tuple[ScenarioRun, ScenarioRun, list[str]]:
-    _, warm_up = payout(stack)
-    cold = ScenarioRun("first", 1, stack.meter.take(), [warm_up])
-    ids: list[str] = []
-    executions: list[Execution] = []
-    for _n in range(payments):
-        payout_id, execution = payout(stack)
-        ids.append(payout_id)
-        executions.append(execution)
+    warm_up = [payout(stack)]
+    cold = ScenarioRun("first", 1, stack.meter.take(), checked_by_sweep(stack, warm_up, by="callback"))
+    stack.meter.take()
+    ids = [payout(stack) for _n in range(payments)]
+    executions = checked_by_sweep(stack, ids, by="callback")
     return ScenarioRun("payout", payments, stack.meter.take(), executions), cold, ids
 
 
@@ -261,7 +258,7 @@ def report(
         f" in-process wall time is shown, not totalled.\nlogs: handler output + {costing.PLATFORM_LOG_BYTES} B of"
         f" Lambda platform lines per invocation + one API access log line per request. X-Ray: one trace per API"
         f" request and per execution, {xray_sampled:.0%} recorded (below ~1 request/s the 1/s reservoir records"
-        f" all: x{1 / xray_sampled:.0f}). Not per payment: the 5-minute sweep, alarms, dashboard, metrics,"
+        f" all: x{1 / xray_sampled:.0f}). Not per payment: the sweep's idle runs, alarms, dashboard, metrics,"
         f" secret-month, storage. Run took {elapsed:.0f} s.",
         file=out,
     )

@@ -3,8 +3,8 @@ secret and both timeout state machines (run by moto's ASL interpreter), the Dara
 loopback, a callback front serving the webhook routes, and the real handlers wrapped by the meter.
 
 As on Lambda, and unlike most tests: the settings come from Secrets Manager (MPESA_SECRET_ID), the
-initiation handlers start their timeout flow themselves (the state machine ARNs are set), Powertools
-logs at INFO and writes its EMF metrics (both counted as log bytes, then dropped).
+sweep starts a timeout flow for a record still pending at its check (the state machine ARNs are set),
+Powertools logs at INFO and writes its EMF metrics (both counted as log bytes, then dropped).
 
 Wait states do not sleep: each one blocks on the current payment's `gate` instead, which the scenario
 opens when the flow should go on (after the callback settled the payment, or once the customer paid
@@ -46,6 +46,7 @@ FUNCTIONS = {
     "payout_status": ("PayoutStatusFunction", "api"),
     "b2c_result": ("B2cResultFunction", "api"),
     "payout_timeout": ("PayoutTimeoutFunction", "sfn"),
+    "pending_sweep": ("PendingSweepFunction", "direct"),  # EventBridge Scheduler, every minute
     "c2b_register": ("C2bRegisterFunction", "api"),
     "c2b_validation": ("C2bValidationFunction", "api"),
     "c2b_confirmation": ("C2bConfirmationFunction", "api"),
@@ -82,6 +83,10 @@ def base_environment() -> dict[str, str]:
             "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
             "STATE_TABLE_NAME": "StateTable",
             "EVENT_BUS_NAME": BUS,
+            # No wait before the sweep's check: the harness runs the sweep when the callback's (or the
+            # Result's) wait would be over, after the scenario's payments, as the minute's schedule does.
+            "STK_TIMEOUT_WAIT_SECONDS": "0",
+            "B2C_RESULT_WAIT_SECONDS": "0",
             # Guard-rails out of the way: every payout of a run goes to one recipient.
             "MPESA_B2C_DAILY_BUDGET": "1000000000",
             "MPESA_B2C_RECIPIENT_DAILY_BUDGET": "1000000000",
@@ -143,6 +148,31 @@ class Stack:
             time.sleep(0.005)
         events: Any = sfn.get_execution_history(executionArn=arn)["events"]
         return list(events)
+
+    def started_flows(self, names: list[str]) -> list[tuple[str, str]]:
+        """The timeout flows (flow, execution name) started for these records, if any."""
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        wanted = set(names)
+        return [
+            (flow, execution["name"])
+            for flow, arn in self.machines.items()
+            for execution in sfn.list_executions(stateMachineArn=arn)["executions"]
+            if execution["name"] in wanted
+        ]
+
+    def sweep(self) -> dict[str, int]:
+        """One run of the scheduled sweep (what EventBridge Scheduler invokes every minute)."""
+        from tests.support.apigw import Context
+
+        class SweepContext(Context):
+            def get_remaining_time_in_millis(self) -> int:
+                return 55_000  # the function's Timeout in template.yaml
+
+        counts: dict[str, int] = self.handlers["pending_sweep"]({"source": "aws.scheduler"}, SweepContext())
+        self.quiesce()
+        return counts
 
     def quiesce(self, timeout_s: float = 10.0) -> None:
         """Until no metered handler is running. The scenarios never let two run at once: in one process the

@@ -23,7 +23,8 @@ def test_targets_per_row_and_lambda_environment():
     assert "POWERTOOLS_TRACE_DISABLED" not in env
     assert env["LAMBDA_TASK_ROOT"].endswith("functions/stk_push")
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"  # the LogLevel parameter's default
-    assert env["STK_TIMEOUT_STATE_MACHINE_ARN"].startswith("arn:aws:states:")
+    assert env["PROMPT_FLOW_STATE_MACHINE_ARN"].startswith("arn:aws:states:")  # the template's own values
+    assert by_name["pending_sweep"].env["STK_TIMEOUT_STATE_MACHINE_ARN"].startswith("arn:aws:states:")
 
 
 def test_measure_gives_a_row_per_target_with_medians_and_ratios():

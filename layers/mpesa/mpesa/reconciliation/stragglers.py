@@ -32,6 +32,7 @@ MAX_SPAN = timedelta(minutes=30)  # a run catches up at most this much of a flow
 FIRST_LOOKBACK = MAX_SPAN  # where a flow's very first pass starts (older records: the daily run has them)
 STEP_RESERVE_S = 25.0  # one check's worst case: leave the rest for the next run
 OUTBOX_GRACE = timedelta(minutes=2)  # a settlement younger than this may still be announcing itself
+PERSIST_EVERY = timedelta(minutes=5)  # how often a warm container stores a watermark it moved
 
 
 class StragglerCheck(Protocol):
@@ -54,6 +55,10 @@ class StragglerPass:
         self._store = store
         self._outbox = outbox
         self._checks = list(checks)
+        # Each flow's watermark as this container last moved it, and when it was last stored: a warm
+        # container (the sweep runs every minute) stores it every PERSIST_EVERY only; a new one starts
+        # from the stored one and looks again at what the lost minutes covered (harmless).
+        self._watermarks: dict[str, tuple[datetime, datetime]] = {}
 
     def run(self, now: datetime, *, deadline: Deadline | None = None) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -65,7 +70,7 @@ class StragglerPass:
         counts: Counter[str] = Counter()
         name = f"stragglers-{check.kind.value}"
         due_by = now - timedelta(seconds=check.wait_s)
-        start = self._store.watermark(name) or due_by - FIRST_LOOKBACK
+        start = self._watermark(name) or due_by - FIRST_LOOKBACK
         end = min(due_by, start + MAX_SPAN)
         if end <= start:
             return counts
@@ -76,8 +81,19 @@ class StragglerPass:
                 reached = datetime.fromisoformat(record.created_at)  # looked at again (harmless) next run
                 break
             counts.update(self._look(check, record, now, deadline))
-        self._store.set_watermark(name, reached)
+        self._move_watermark(name, reached, now)
         return counts
+
+    def _watermark(self, name: str) -> datetime | None:
+        known = self._watermarks.get(name)
+        return known[0] if known is not None else self._store.watermark(name)
+
+    def _move_watermark(self, name: str, moment: datetime, now: datetime) -> None:
+        stored_at = self._watermarks.get(name, (moment, None))[1]
+        if stored_at is None or now - stored_at >= PERSIST_EVERY:
+            self._store.set_watermark(name, moment)
+            stored_at = now
+        self._watermarks[name] = (moment, stored_at)
 
     def _look(self, check: StragglerCheck, record: Record, now: datetime, deadline: Deadline | None) -> list[str]:
         if record.status is Status.PENDING and record.pending_bucket is None:
