@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 import pytest
 import schemathesis
-from schemathesis.core.result import Err
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
 
 from tests.e2e.conftest import Stack
