@@ -22,7 +22,7 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import NotSentError
 from mpesa.flows.b2c import PayoutBody, PayoutRequest, Upstream, initiation_answer, validate_request
 
-app = new_resolver(record_noun="payout", id_name="payout_id")
+app = new_resolver(record_noun="payout", id_name="payout_id", idempotency=True)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", "idempotency"))

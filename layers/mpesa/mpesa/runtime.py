@@ -14,25 +14,25 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mpesa.errors import ConfigurationError
-from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayments
-from mpesa.reconciliation.sweep import Sweep
-from mpesa.records.model import Kind
-from mpesa.records.outbox import EventCatalog, Outbox
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
+    # Like the other flows, STK's loads with its first use: a payout or C2B function never imports it.
     from mpesa.daraja.client import DarajaClient
     from mpesa.flows.b2c import AccountBalances, B2cGateway, B2cPayouts, PayoutTiming
     from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
+    from mpesa.flows.stk import FlowTiming, StkGateway, StkPayments
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
+    from mpesa.reconciliation.sweep import Sweep
     from mpesa.records.balances import DynamoBalances
     from mpesa.records.budgets import DynamoBudgets
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
+    from mpesa.records.outbox import Outbox
     from mpesa.settings import MpesaSettings
 
 
@@ -44,6 +44,8 @@ def env(name: str) -> str:
 
 
 def flow_timing() -> FlowTiming:
+    from mpesa.flows.stk import FlowTiming
+
     defaults = FlowTiming()
     return FlowTiming(
         wait_seconds=int(os.environ.get("STK_TIMEOUT_WAIT_SECONDS", defaults.wait_seconds)),
@@ -145,6 +147,9 @@ def publisher() -> EventBridgePublisher:
 def outbox() -> Outbox:
     from mpesa.flows.b2c.events import B2cEvents
     from mpesa.flows.c2b.events import C2BEvents
+    from mpesa.flows.stk.events import StkEvents
+    from mpesa.records.model import Kind
+    from mpesa.records.outbox import EventCatalog, Outbox
 
     catalogs: dict[Kind, EventCatalog] = {Kind.STK: StkEvents(), Kind.B2C: B2cEvents(), Kind.C2B: C2BEvents()}
     return Outbox(store(), publisher(), catalogs)
@@ -212,6 +217,8 @@ def account_balances() -> AccountBalances:
 
 @cache
 def stk_payments() -> StkPayments:
+    from mpesa.flows.stk import StkDeps, StkPayments
+
     timing = flow_timing()
     arn = os.environ.get("STK_TIMEOUT_STATE_MACHINE_ARN")
     starter = StepFunctionsStarter(arn, lambda txn: stk_timeout_input(txn, timing)) if arn else None
@@ -265,6 +272,8 @@ def c2b_payments() -> C2BPayments:
 
 @cache
 def sweep() -> Sweep:
+    from mpesa.reconciliation.sweep import Sweep
+
     return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
 
 

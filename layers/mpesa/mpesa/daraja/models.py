@@ -17,6 +17,11 @@ from pydantic import AfterValidator, AliasChoices, Field, StrictInt, StringConst
 from mpesa.codes import is_pending
 from mpesa.daraja.errors import DarajaResponseError, StillProcessingError
 from mpesa.daraja.urls import check_url_shape
+
+# The API vocabularies live with the base types (flows read them without building these models);
+# re-exported here, their public home.
+from mpesa.daraja.wire import B2CCommand as B2CCommand
+from mpesa.daraja.wire import C2BCommand as C2BCommand
 from mpesa.daraja.wire import (
     Code,
     DarajaRequest,
@@ -26,6 +31,7 @@ from mpesa.daraja.wire import (
     Text,
     describe_validation_error,
 )
+from mpesa.daraja.wire import IdentifierType as IdentifierType
 
 Msisdn = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 Timestamp = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
@@ -34,10 +40,6 @@ WholeAmount = Annotated[StrictInt, Field(ge=1)]
 Remarks = Annotated[str, StringConstraints(min_length=2, max_length=100)]
 Occasion = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Secret = Annotated[str, StringConstraints(min_length=1)]
-
-B2CCommand = Literal["BusinessPayment", "SalaryPayment", "PromotionPayment"]
-C2BCommand = Literal["CustomerPayBillOnline", "CustomerBuyGoodsOnline"]
-IdentifierType = Literal["1", "2", "4"]
 
 
 # --- requests --------------------------------------------------------------------------------

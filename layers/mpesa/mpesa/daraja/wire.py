@@ -1,13 +1,14 @@
-"""What every Daraja body model shares: the base classes and the lenient field types.
+"""What every Daraja body model shares: the base classes, the lenient field types and the APIs'
+vocabularies (command ids, identifier types).
 
-Split from `mpesa.daraja.models` so that a webhook parsing callbacks (`mpesa.daraja.callbacks`) builds
-only its own models, not the request and response models of every API the client can call.
+Split from `mpesa.daraja.models` so that a webhook parsing callbacks (`mpesa.daraja.callbacks`), or a
+flow validating a command id, builds none of the request and response models of the client's APIs.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
@@ -49,6 +50,10 @@ OptionalText = Annotated[str, BeforeValidator(as_text_or_empty)]
 Code = Annotated[str, BeforeValidator(as_code), StringConstraints(min_length=1)]
 
 ShortCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5,7}$")]
+
+B2CCommand = Literal["BusinessPayment", "SalaryPayment", "PromotionPayment"]
+C2BCommand = Literal["CustomerPayBillOnline", "CustomerBuyGoodsOnline"]
+IdentifierType = Literal["1", "2", "4"]
 
 
 class DarajaRequest(BaseModel):

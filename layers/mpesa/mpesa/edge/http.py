@@ -29,10 +29,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import BaseModel
 
 from mpesa.clock import Deadline
@@ -113,10 +109,12 @@ class MpesaResolver(APIGatewayHttpResolver):
         return json.dumps(document)
 
 
-def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> MpesaResolver:
+def new_resolver(*, record_noun: str = "record", id_name: str = "id", idempotency: bool = False) -> MpesaResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
-    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id")."""
+    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id"). `idempotency`: the
+    function uses Powertools' idempotency utility, whose errors are answered 409 too (only such a
+    function imports it)."""
     app = MpesaResolver(enable_validation=True, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
@@ -179,13 +177,12 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> MpesaRe
     def _not_found(exc: NotFoundError) -> Response[str]:
         return error(404, "not_found", f"no {record_noun} with this {id_name}")
 
-    @app.exception_handler([ConflictError, IdempotencyValidationError])
-    def _conflict(exc: Exception) -> Response[str]:
-        return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
+    @app.exception_handler(ConflictError)
+    def _conflict(exc: ConflictError) -> Response[str]:
+        return _key_reused()
 
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[str]:
-        return error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
+    if idempotency:
+        _answer_idempotency_errors(app)
 
     @app.exception_handler(NotSentError)
     def _not_sent(exc: NotSentError) -> Response[str]:
@@ -203,3 +200,23 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> MpesaRe
         return error(503, "service_misconfigured", "the payment service is not configured; try again later")
 
     return app
+
+
+def _key_reused() -> Response[str]:
+    return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
+
+
+def _answer_idempotency_errors(app: MpesaResolver) -> None:
+    # Imported here: the utility's package brings its DynamoDB persistence layer (and boto3).
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    @app.exception_handler(IdempotencyValidationError)
+    def _reused(exc: IdempotencyValidationError) -> Response[str]:
+        return _key_reused()
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[str]:
+        return error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
