@@ -1,6 +1,5 @@
 """POST /v1/payments/stk-push: validate, record PENDING, push the prompt, start the timeout flow."""
 
-import os
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -8,16 +7,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from mpesa import runtime
 from mpesa.edge.body import precheck_json
 from mpesa.edge.caller import principal
 from mpesa.edge.http import api_deadline, json_response, new_resolver
+from mpesa.edge.idempotency import IdempotencyConfig, idempotent
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import NotSentError
 from mpesa.flows.stk import StkPaymentRequest, StkPushBody, Upstream, initiation_answer, validate_request
@@ -25,7 +20,6 @@ from mpesa.flows.stk import StkPaymentRequest, StkPushBody, Upstream, initiation
 app = new_resolver(record_noun="payment", id_name="transaction_id", idempotency=True)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", "idempotency"))
 idempotency = IdempotencyConfig(
     event_key_jmespath="idempotency_key",
     payload_validation_jmespath="payload",
@@ -71,7 +65,7 @@ class PushNotSentError(NotSentError):
         self.transaction_id = transaction_id
 
 
-@idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=idempotency)
+@idempotent(data_keyword_argument="request", config=idempotency)
 def initiate(request: dict[str, Any]) -> dict[str, Any]:
     result = runtime.stk_payments().initiate(
         StkPaymentRequest(**request["payload"]),
