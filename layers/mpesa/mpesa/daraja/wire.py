@@ -57,8 +57,15 @@ IdentifierType = Literal["1", "2", "4"]
 
 
 class DarajaRequest(BaseModel):
+    # defer_build: a model's validator is built when it is first used, so a function builds only the
+    # models of the APIs it calls and the callbacks it receives (each module defines many).
     model_config = ConfigDict(
-        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True, extra="forbid", frozen=True
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, Any]:
@@ -68,7 +75,12 @@ class DarajaRequest(BaseModel):
 
 class DarajaResponse(BaseModel):
     model_config = ConfigDict(
-        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True, extra="ignore", frozen=True
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="ignore",
+        frozen=True,
+        defer_build=True,  # as above
     )
 
 
