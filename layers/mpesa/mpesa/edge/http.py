@@ -109,13 +109,17 @@ class MpesaResolver(APIGatewayHttpResolver):
         return json.dumps(document)
 
 
-def new_resolver(*, record_noun: str = "record", id_name: str = "id", idempotency: bool = False) -> MpesaResolver:
+def new_resolver(
+    *, record_noun: str = "record", id_name: str = "id", idempotency: bool = False, webhooks_only: bool = False
+) -> MpesaResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
     `record_noun`/`id_name` word the 404 ("no payment with this transaction_id"). `idempotency`: the
     function uses Powertools' idempotency utility, whose errors are answered 409 too (only such a
-    function imports it)."""
-    app = MpesaResolver(enable_validation=True, json_body_deserializer=json_body)
+    function imports it). `webhooks_only`: every route is a webhook (`app.webhook`), whose body our
+    bounded parser reads and whose path parameters are plain strings, so the resolver loads no request
+    validation (Powertools' OpenAPI validation middleware and the pydantic machinery behind it)."""
+    app = MpesaResolver(enable_validation=not webhooks_only, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:
