@@ -1,11 +1,32 @@
-"""The STK Push (Lipa Na M-Pesa Online) flow: request, initiate, callbacks, resolve."""
+"""The STK Push (Lipa Na M-Pesa Online) flow: request, initiate, callbacks, resolve.
 
-from mpesa.flows.stk.events import StkEvents, payment_view
-from mpesa.flows.stk.flow import StkPayments
-from mpesa.flows.stk.initiate import IdempotencyConflictError
-from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep, Upstream, initiation_answer, status_for
-from mpesa.flows.stk.ports import FlowStarter, FlowTiming, StkDeps, StkGateway
-from mpesa.flows.stk.request import StkPaymentRequest, StkPushBody, transaction_id_for, validate_request
+Names load on first use: a function imports only the parts of the flow it uses (the status
+endpoint reads a payment's view without building the flow, nor the callback models behind it).
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "StkEvents": "mpesa.flows.stk.events",
+    "payment_view": "mpesa.flows.stk.events",
+    "StkPayments": "mpesa.flows.stk.flow",
+    "IdempotencyConflictError": "mpesa.flows.stk.initiate",
+    "Initiation": "mpesa.flows.stk.outcomes",
+    "QueryResult": "mpesa.flows.stk.outcomes",
+    "ResolveStep": "mpesa.flows.stk.outcomes",
+    "Upstream": "mpesa.flows.stk.outcomes",
+    "initiation_answer": "mpesa.flows.stk.outcomes",
+    "status_for": "mpesa.flows.stk.outcomes",
+    "FlowStarter": "mpesa.flows.stk.ports",
+    "FlowTiming": "mpesa.flows.stk.ports",
+    "StkDeps": "mpesa.flows.stk.ports",
+    "StkGateway": "mpesa.flows.stk.ports",
+    "StkPaymentRequest": "mpesa.flows.stk.request",
+    "StkPushBody": "mpesa.flows.stk.request",
+    "transaction_id_for": "mpesa.flows.stk.request",
+    "validate_request": "mpesa.flows.stk.request",
+}
 
 __all__ = [
     "FlowStarter",
@@ -27,3 +48,18 @@ __all__ = [
     "transaction_id_for",
     "validate_request",
 ]
+
+if TYPE_CHECKING:
+    from mpesa.flows.stk.events import StkEvents, payment_view
+    from mpesa.flows.stk.flow import StkPayments
+    from mpesa.flows.stk.initiate import IdempotencyConflictError
+    from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep, Upstream, initiation_answer, status_for
+    from mpesa.flows.stk.ports import FlowStarter, FlowTiming, StkDeps, StkGateway
+    from mpesa.flows.stk.request import StkPaymentRequest, StkPushBody, transaction_id_for, validate_request
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mpesa.flows.stk' has no attribute {name!r}")
+    return getattr(import_module(module), name)
