@@ -210,7 +210,8 @@ def c2b_payment(stack: Stack, delivered: int) -> None:
 
 
 def run_c2b(stack: Stack, payments: int, _settled: list[str]) -> tuple[ScenarioRun, ScenarioRun, list[str]]:
-    from tests.support.c2b import SHORT_CODE, call_route
+    from tests.support.apigw import call_route
+    from tests.support.c2b import SHORT_CODE
     from tests.support.stack import control
 
     code, answer = call_route(stack.handlers["c2b_register"], "POST", "/v1/c2b/register", body={})

@@ -30,6 +30,7 @@ from local.template import (
     StackModel,
 )
 
+BUCKET_TYPE = "AWS::S3::Bucket"
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 LOCAL_ROLE_NAME = "local-stack-execution-role"
 EVENTS_RULE_NAME = "local-events-log"
@@ -127,11 +128,13 @@ class LocalResources:
         for logical_id in self.model.of_type(QUEUE_TYPE):
             self.create_queue(logical_id)
         self.create_event_buses()
+        for logical_id in self.model.of_type(BUCKET_TYPE):
+            self.create_bucket(logical_id)
         for logical_id in self.model.of_type(*FUNCTION_TYPES):
             self.create_function(logical_id)
         for logical_id in self.model.of_type(*STATE_MACHINE_TYPES):
             self.create_state_machine(logical_id)
-        known = TABLE_TYPES | {SECRET_TYPE, QUEUE_TYPE, BUS_TYPE} | FUNCTION_TYPES | STATE_MACHINE_TYPES
+        known = TABLE_TYPES | {SECRET_TYPE, QUEUE_TYPE, BUS_TYPE, BUCKET_TYPE} | FUNCTION_TYPES | STATE_MACHINE_TYPES
         for logical_id, spec in self.model.resources.items():
             if spec.get("Type") not in known:
                 self.ignored[logical_id] = str(spec.get("Type"))
@@ -227,6 +230,16 @@ class LocalResources:
                 State="ENABLED",
             )
             events.put_targets(Rule=EVENTS_RULE_NAME, EventBusName=bus, Targets=[{"Id": "log", "Arn": queue_arn}])
+
+    # -- S3 -----------------------------------------------------------------------------------
+    def create_bucket(self, logical_id: str) -> None:
+        """The template's `BucketName`, or `<stack>-<logicalid>` in lower case (S3 allows no capitals),
+        which `Ref` then gives. Encryption, versioning, lifecycle and policies are not applied."""
+        props = self.model.resolve(self.model.resources[logical_id].get("Properties") or {}, logical_id) or {}
+        name = str(props.get("BucketName") or f"{self.model.stack_name}-{logical_id}".lower())
+        where = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        self._client("s3").create_bucket(Bucket=name, **where)
+        self.model.refs[logical_id] = name
 
     # -- Lambda and Step Functions ------------------------------------------------------------
     def create_function(self, logical_id: str) -> None:

@@ -37,9 +37,20 @@ def callback_secret() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(CALLBACK_SECRET_LENGTH))
 
 
-def secret_values(simulator_config: Any, certificate_pem: str, callback_key: str) -> dict[str, str]:
-    """The sandbox credentials the simulator accepts, under the configuration names (README)."""
+def secret_values(
+    simulator_config: Any, certificate_pem: str, callback_key: str, *, openapi_public_key: str | None = None
+) -> dict[str, str]:
+    """The sandbox credentials the simulator accepts, under the configuration names (README): Daraja's,
+    and the OpenAPI's (Tanzania) when the simulator's public key is given."""
+    openapi: dict[str, str] = {}
+    if openapi_public_key is not None:
+        openapi = {
+            "MPESA_TZ_API_KEY": simulator_config.openapi_api_key,
+            "MPESA_TZ_PUBLIC_KEY": openapi_public_key,
+            "MPESA_TZ_SERVICE_PROVIDER_CODE": simulator_config.openapi_service_provider_code,
+        }
     return {
+        **openapi,
         "MMO_MPESA_CONSUMER_KEY": simulator_config.consumer_key,
         "MMO_MPESA_CONSUMER_SECRET": simulator_config.consumer_secret,
         "MMO_MPESA_BUSINESS_SHORT_CODE": simulator_config.stk_shortcode,
@@ -67,6 +78,7 @@ def function_environment(
             env[name] = value
     if simulator_url is not None:
         env["MPESA_BASE_URL"] = simulator_url
+        env["MPESA_TZ_BASE_URL"] = simulator_url  # the simulator also speaks Vodacom's OpenAPI
     env["MPESA_CALLBACK_BASE_URL"] = api_url
     allowed = env.get("MPESA_CALLBACK_ALLOWED_IPS")
     if allowed is not None and allowed.strip() != "*":
@@ -78,12 +90,17 @@ def function_environment(
     return env
 
 
-def sample_curl(api_url: str) -> str:
+def sample_curl(api_url: str, *, tanzania: bool = False) -> str:
+    body = (
+        """{"phone_number":"255740000001","amount":"1500","account_reference":"ORDER2","""
+        """"transaction_desc":"Test","country":"TZ"}"""
+        if tanzania
+        else """{"phone_number":"254708374149","amount":"10","account_reference":"ORDER1","transaction_desc":"Test"}"""
+    )
     return (
         f"curl -X POST {api_url}/v1/payments/stk-push -H 'Content-Type: application/json' "
         '-H "Idempotency-Key: $(uuidgen 2>/dev/null || date +%s)" '
-        """-d '{"phone_number":"254708374149","amount":"10","account_reference":"ORDER1","""
-        """"transaction_desc":"Test"}'"""
+        f"-d '{body}'"
     )
 
 

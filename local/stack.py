@@ -20,7 +20,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local import project
+from local import console, project
 from local.aws import EventsLog, LocalResources, MotoServer, client, configure_moto
 from local.cfn import TemplateError
 from local.environ import install, split_common
@@ -254,7 +254,10 @@ class LocalStack:
         values: dict[str, str] = {}
         if self.simulator_server is not None:
             values = project.secret_values(
-                self.simulator_server.config, self.simulator_server.certificate_pem, project.callback_secret()
+                self.simulator_server.config,
+                self.simulator_server.certificate_pem,
+                project.callback_secret(),
+                openapi_public_key=self.simulator_server.openapi_public_key,
             )
         resources = LocalResources(self.model, self.moto.url, self.log)
         resources.create_all(values)
@@ -321,7 +324,10 @@ class LocalStack:
             self.model.routes(),
             self.runtime.invoke,
             openapi=self._openapi_documents,
-            local_routes={"/_local": self._local_api},
+            local_routes={
+                **console.routes(self.settings.events_log, self.runtime.invoke, self.simulator_url),
+                "/_local": self._local_api,
+            },
             title=_title(self.model.template),
             log=self.log,
         )
@@ -347,6 +353,7 @@ class LocalStack:
     def urls(self) -> dict[str, str]:
         urls = {
             "api": self.api_url,
+            "console": f"{self.api_url}/console",
             "swagger_ui": f"{self.api_url}/docs",
             "openapi": f"{self.api_url}/openapi.json",
             "aws": self.aws_url,
@@ -364,6 +371,7 @@ class LocalStack:
         lines = [
             f"Local stack is up: {self.settings.template.name}, stack {self.settings.stack_name!r}, on {HOST} only",
             f"  API              {urls['api']}",
+            f"  Console          {urls['console']}   (payments, payouts, C2B receipts, events, the day's report)",
             f"  Swagger UI       {urls['swagger_ui']}   (OpenAPI: {urls['openapi']})",
         ]
         if "phone" in urls:
@@ -384,6 +392,8 @@ class LocalStack:
         if any(route.route_key == "POST /v1/payments/stk-push" for route in routes):
             lines.append("Try a payment (then open the virtual phone, or use 254708374149 which succeeds by itself):")
             lines.append("  " + project.sample_curl(urls["api"]))
+            lines.append("Or in Tanzania (Vodacom's OpenAPI; 255740000001 pays by itself, other numbers wait):")
+            lines.append("  " + project.sample_curl(urls["api"], tanzania=True))
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 

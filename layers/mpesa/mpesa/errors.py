@@ -72,7 +72,12 @@ class NotSentError(RefusedError):
     transaction_id: str | None = None
 
 
-class DarajaUnavailableError(UnavailableError):
+class ProviderUnavailableError(UnavailableError):
+    """A provider (mpesa.providers) could not answer a query now. The state machines retry it by this name
+    (errorType), or by its Daraja subclass's."""
+
+
+class DarajaUnavailableError(ProviderUnavailableError):
     """Daraja could not answer a query now. The state machine retries it by this name (errorType)."""
 
 

@@ -1,4 +1,5 @@
-"""Per-container wiring from the Lambda environment: settings, records, events, Daraja, the flows.
+"""Per-container wiring from the Lambda environment: settings, records, events, the providers (Daraja,
+Vodacom's OpenAPI), the flows.
 
 Everything is built on first use and cached for the container's life: the first invocation pays the
 cost, later ones reuse the clients (and Daraja's session and token). `reset()` is for tests that change
@@ -14,6 +15,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mpesa.errors import ConfigurationError
+from mpesa.markets import Country
+from mpesa.providers.registry import DARAJA, Providers, markets_of
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
     from mpesa.flows.stk import FlowTiming, StkGateway, StkPayments
+    from mpesa.openapi.client import OpenApiClient
+    from mpesa.providers.openapi import OpenApiGateway
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
     from mpesa.reconciliation.sweep import Sweep
@@ -87,8 +92,18 @@ def b2c_timeout_input(payout_id: str, timing: PayoutTiming) -> dict[str, Any]:
     }
 
 
+def prompt_flow_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]:
+    """The input of statemachines/prompt_flow.asl.json: the prompt, then the same bounded queries."""
+    return {
+        "transaction_id": transaction_id,
+        "query_interval_seconds": timing.query_interval_seconds,
+        "max_attempts": timing.max_attempts,
+        "resolution": {"attempt": 0},
+    }
+
+
 class StepFunctionsStarter:
-    """Starts a state machine per record, named after it: starting twice is a no-op (Standard)."""
+    """Starts a state machine per record, named after it (or `name`): starting twice is a no-op (Standard)."""
 
     def __init__(
         self, state_machine_arn: str, input_for: Callable[[str], dict[str, Any]], client: SFNClient | None = None
@@ -97,14 +112,14 @@ class StepFunctionsStarter:
         self._input_for = input_for
         self._client = client
 
-    def start(self, transaction_id: str) -> None:
+    def start(self, transaction_id: str, *, name: str | None = None) -> None:
         if self._client is None:
             import boto3
 
             self._client = boto3.client("stepfunctions")
         payload = json.dumps(self._input_for(transaction_id))
         try:
-            self._client.start_execution(stateMachineArn=self._arn, name=transaction_id, input=payload)
+            self._client.start_execution(stateMachineArn=self._arn, name=name or transaction_id, input=payload)
         except self._client.exceptions.ExecutionAlreadyExists:
             return
 
@@ -176,9 +191,36 @@ def daraja() -> DarajaClient:
     return DarajaClient(settings(), state_table_name=os.environ.get("STATE_TABLE_NAME"))
 
 
+@cache
+def openapi() -> OpenApiClient:
+    from mpesa.openapi.client import OpenApiClient
+
+    return OpenApiClient.from_environment(settings())
+
+
 def gateway() -> StkGateway:
     """What the STK flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
     return daraja()
+
+
+def openapi_gateway() -> OpenApiGateway:
+    """What the Tanzanian provider calls (looked up at each use, so a test can replace it)."""
+    return openapi()
+
+
+@cache
+def providers() -> Providers:
+    """Each market's provider (mpesa.providers.registry): Kenya is Daraja, Tanzania Vodacom's OpenAPI."""
+    from mpesa.providers.daraja import DarajaProvider
+    from mpesa.providers.openapi import OpenApiProvider
+
+    return Providers(
+        settings(),
+        {
+            Country.KE: lambda: DarajaProvider(settings(), stk=lambda: gateway(), b2c=lambda: b2c_gateway()),
+            Country.TZ: lambda: OpenApiProvider(settings(), lambda: openapi_gateway()),
+        },
+    )
 
 
 def b2c_gateway() -> B2cGateway:
@@ -204,6 +246,7 @@ def b2c_payouts() -> B2cPayouts:
             flow=starter,
             timing=timing,
             guard_rails=GuardRails.from_settings(settings()),
+            providers=providers(),
         )
     )
 
@@ -222,6 +265,10 @@ def stk_payments() -> StkPayments:
     timing = flow_timing()
     arn = os.environ.get("STK_TIMEOUT_STATE_MACHINE_ARN")
     starter = StepFunctionsStarter(arn, lambda txn: stk_timeout_input(txn, timing)) if arn else None
+    prompt_arn = os.environ.get("PROMPT_FLOW_STATE_MACHINE_ARN")
+    prompt_starter = (
+        StepFunctionsStarter(prompt_arn, lambda txn: prompt_flow_input(txn, timing)) if prompt_arn else None
+    )
     return StkPayments(
         StkDeps(
             settings=settings(),
@@ -231,6 +278,8 @@ def stk_payments() -> StkPayments:
             gateway=lambda: gateway(),
             flow=starter,
             timing=timing,
+            providers=providers(),
+            prompt_flow=prompt_starter,
         )
     )
 
@@ -315,10 +364,12 @@ def reconciliation() -> DailyReconciliation:
         outbox(),
         reconcilers,
         reports(),
+        statement_countries=markets_of(DARAJA),  # Pull Transactions is Daraja's statement
     )
 
 
 def reset() -> None:
     built = (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation)
-    for part in (*built, budgets, balances, b2c_payouts, account_balances, c2b_config, c2b_store, c2b_payments):
+    parts = (budgets, balances, b2c_payouts, account_balances, c2b_config, c2b_store, c2b_payments, openapi, providers)
+    for part in (*built, *parts):
         part.cache_clear()

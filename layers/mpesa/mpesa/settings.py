@@ -204,6 +204,11 @@ class MpesaSettings(BaseSettings):
             raise ConfigurationError(problems)
         return self.initiator_name, self.initiator_password
 
+    @property
+    def openapi_configured(self) -> bool:
+        """Whether the OpenAPI's credentials are set: then Tanzanian requests are served (`openapi()` checks all)."""
+        return None not in (self.tz_api_key, self.tz_public_key, self.tz_service_provider_code)
+
     def openapi(self) -> OpenApiSettings:
         """The Vodacom OpenAPI's settings, or ConfigurationError naming every missing one."""
         problems: dict[str, str] = {}

@@ -13,7 +13,8 @@ from mpesa import runtime
 from mpesa.clock import now_utc
 from mpesa.records import Flag
 from simulator.server import SimulatorServer
-from tests.support.c2b import SHORT_CODE, c2b_payload, call_route, deliver
+from tests.support.apigw import call_route
+from tests.support.c2b import SHORT_CODE, c2b_payload, deliver
 from tests.support.stack import control, wait_for
 from tests.support.stk import body_for, push, settled
 

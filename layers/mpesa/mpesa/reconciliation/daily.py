@@ -9,6 +9,8 @@
    midnight); a line no flow takes is missing from the ledger (the C2B flow creates the payment a
    confirmation never brought). Lines in the hour after the day are the next day's to report, but may
    still settle one of the day's open records, which must not then be closed as absent.
+   Records of markets the statement does not list (Tanzania) are left out of both directions: an open
+   one is reported as still unknown, and the sweep resolves it through its provider's status query.
 3. Each record of the day is checked the other way: a success whose receipt M-Pesa does not list is a
    discrepancy; an open record the statement did not settle goes back to its flow (an STK push absent
    from the closed window was never paid; a payout is asked about by Transaction Status).
@@ -98,12 +100,19 @@ class DailyReconciliation:
         outbox: Outbox,
         reconcilers: Sequence[FlowReconciler],
         reports: Reports,
+        *,
+        statement_countries: frozenset[str] | None = None,
     ) -> None:
         self._store = store
         self._statement = statement
         self._outbox = outbox
         self._reconcilers = {reconciler.kind: reconciler for reconciler in reconcilers}
         self._reports = reports
+        # The markets whose transactions the statement lists (Daraja's: Kenya); None: every market.
+        self._statement_countries = statement_countries
+
+    def _listed(self, record: Record) -> bool:
+        return self._statement_countries is None or record.country in self._statement_countries
 
     def run(self, day: date, now: datetime | None = None) -> RunResult:
         now = now or now_utc()
@@ -112,19 +121,25 @@ class DailyReconciliation:
         statement = Statement.read(self._statement, short_codes, start - MARGIN, end + MARGIN)
         records = list(self._store.created_on(day))
         result = RunResult(day, now >= end + CLOSED_AFTER, records, statement.within(start, end))
-        # A push made just before midnight may complete after it: yesterday's open records are candidates too.
-        candidates = [*records, *self._store.created_on(day - timedelta(days=1))]
         matched: set[str] = set()
+        listed = [record for record in records if self._listed(record)]
+        # A push made just before midnight may complete after it: yesterday's open records are candidates too.
+        yesterday = self._store.created_on(day - timedelta(days=1))
+        candidates = [*listed, *(record for record in yesterday if self._listed(record))]
         for line in result.statement_lines:
             self._match_line(line, candidates, matched, result, now)
         # Lines just after the day are the next day's to report, but may settle one of today's open
         # records (paid at 00:05 for a push at 23:59), which must not be closed as absent.
         for line in statement.within(end, end + MARGIN):
             if self._store.receipt_holder(line.receipt) is None:
-                self._offer(line, records, matched, result, now)
+                self._offer(line, listed, matched, result, now)
         for record in records:
-            if record.transaction_id not in matched:
+            if record.transaction_id in matched:
+                continue
+            if self._listed(record):
                 self._check_record(record, statement, result, now)
+            else:
+                self._check_unlisted(record, result, now)
         result.records = self._as_after(records, result.resolutions)
         self._announce(result)
         logger.info(
@@ -229,6 +244,22 @@ class DailyReconciliation:
         known = {r.transaction_id for r in records}
         created = [r.transaction_id for r in resolutions if r.kind is ResolutionKind.CREATED]
         return after + [self._store.get(tid) for tid in created if tid not in known]
+
+    def _check_unlisted(self, record: Record, result: RunResult, now: datetime) -> None:
+        """A record of a market the statement does not list (Tanzania: the OpenAPI has none): never judged
+        by its absence; an open one is reported, and the sweep keeps asking its provider's status query."""
+        reconciler = self._reconcilers.get(record.kind)
+        if reconciler is not None and reconciler.is_open(record, now):
+            result.discrepancies.append(
+                Discrepancy(
+                    DiscrepancyKind.STILL_UNKNOWN,
+                    record.kind.value,
+                    record.transaction_id,
+                    f"no statement of {record.country} is read; the sweep asks its provider",
+                    record.transaction_id,
+                    record.amount,
+                )
+            )
 
     @staticmethod
     def _collect(outcome: Resolution | Discrepancy | None, result: RunResult) -> None:

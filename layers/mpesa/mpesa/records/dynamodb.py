@@ -9,7 +9,6 @@ event is owed) and `next_check_at`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from mpesa.clock import NAIROBI, iso, now_utc
+from mpesa.records.day_index import DAY_INDEX, DAY_SHARDS, day_partition, read_day_page
 from mpesa.records.dynamo import cancellation_codes, conditional_failed, only_conditions_failed, transaction_cancelled
 from mpesa.records.model import (
     NOT_SENT,
@@ -44,7 +44,7 @@ from mpesa.records.receipts import (
     update_and_claim,
     update_beside_holder,
 )
-from mpesa.records.store import OUTBOX_BUCKET
+from mpesa.records.store import OUTBOX_BUCKET, RecordPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -55,17 +55,8 @@ _OPEN = {":pending": Status.PENDING.value, ":unknown": Status.UNKNOWN.value}
 _STATUS = {"#status": "status"}
 
 
-DAY_SHARDS = 8  # partitions of a day in the by-day index, so a busy day does not heat one partition
-
-
 def record_key(transaction_id: str) -> dict[str, str]:
     return {"pk": f"txn#{transaction_id}"}
-
-
-def day_partition(day: date, transaction_id: str) -> str:
-    """The by-day index's partition of a record: its Nairobi date and a shard from its id."""
-    shard = int(hashlib.sha256(transaction_id.encode()).hexdigest()[:8], 16) % DAY_SHARDS
-    return f"{day.isoformat()}#{shard}"
 
 
 def record_from_item(item: Mapping[str, Any]) -> Record:
@@ -92,6 +83,7 @@ def record_from_item(item: Mapping[str, Any]) -> Record:
         event_published=bool(item.get("event_published", False)),
         late_event_published=bool(item.get("late_event_published", True)),
         linked_transaction_id=_opt(item, "linked_transaction_id"),
+        send_claimed_at=_opt(item, "send_claimed_at"),
     )
 
 
@@ -126,7 +118,7 @@ class DynamoRecordStore:
     def created_on(self, day: date) -> Iterator[Record]:
         for shard in range(DAY_SHARDS):
             query: dict[str, Any] = {
-                "IndexName": "by-day",
+                "IndexName": DAY_INDEX,
                 "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}"),
             }
             while True:
@@ -136,6 +128,15 @@ class DynamoRecordStore:
                 if "LastEvaluatedKey" not in page:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def page_of_day(
+        self, kind: Kind, day: date, status: Status | None, limit: int, position: Mapping[str, str] | None
+    ) -> RecordPage:
+        keys, next_position = read_day_page(self._table, kind, day, status, limit, position)
+        found = {record_key(r.transaction_id)["pk"]: r for r in self._get_many(keys)}  # in no order
+        records = [found[key["pk"]] for key in keys if key["pk"] in found]
+        # The index is eventually consistent: a record whose status moved on since is no longer this page's.
+        return RecordPage([r for r in records if status is None or r.status is status], next_position)
 
     def receipt_holder(self, receipt: str) -> str | None:
         item = self._table.get_item(Key=claim_key(receipt), ConsistentRead=True).get("Item")
@@ -336,6 +337,15 @@ class DynamoRecordStore:
             },
         )
         return SettleResult(self.get(transaction_id), changed=changed)
+
+    def claim_send(self, transaction_id: str) -> bool:
+        return self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET send_claimed_at = :now",
+            ConditionExpression="attribute_exists(pk) AND #status = :pending AND attribute_not_exists(send_claimed_at)",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":now": iso(now_utc()), ":pending": Status.PENDING.value},
+        )
 
     def flag(self, transaction_id: str, flag: Flag) -> None:
         self._table.update_item(

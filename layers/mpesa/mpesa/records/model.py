@@ -60,6 +60,7 @@ class SettledBy(StrEnum):
     """What told us the outcome."""
 
     INITIATION = "initiation"  # M-Pesa refused the request outright, or it never left
+    ANSWER = "answer"  # the request's own answer told the outcome (the OpenAPI answers C2B and B2C with it)
     CALLBACK = "callback"
     QUERY = "query"
     RECONCILIATION = "reconciliation"
@@ -72,6 +73,7 @@ class Ref(StrEnum):
     MERCHANT_REQUEST_ID = "merchant_request_id"
     ORIGINATOR_CONVERSATION_ID = "originator_conversation_id"
     CONVERSATION_ID = "conversation_id"
+    THIRD_PARTY_CONVERSATION_ID = "third_party_conversation_id"  # ours, for the Vodacom OpenAPI
 
 
 NOT_SENT = "NOT_SENT"  # result code of a request that surely never reached M-Pesa
@@ -101,6 +103,9 @@ class Record:
     event_published: bool = False
     late_event_published: bool = True
     linked_transaction_id: str | None = None  # the other flow's record sharing this receipt (see Flag)
+    # When the request was claimed for sending (`RecordStore.claim_send`): a claimed request is never sent
+    # again, whoever runs the task next; its outcome is learned by query.
+    send_claimed_at: str | None = None
 
     def ref(self, name: Ref) -> str | None:
         return self.refs.get(name)

@@ -17,6 +17,12 @@ from mpesa.records.model import Flag, Kind, NewRecord, Record, Ref, Settlement, 
 OUTBOX_BUCKET = "outbox"  # the pending index's partition of settled records whose event is owed
 
 
+@dataclass(frozen=True)
+class RecordPage:
+    records: list[Record]  # newest first
+    position: Mapping[str, str] | None  # where the next page starts (the store's own format); None at the end
+
+
 class RecordStore(Protocol):
     def get(self, transaction_id: str) -> Record:
         """The record, read consistently; RecordNotFoundError if there is none."""
@@ -28,6 +34,15 @@ class RecordStore(Protocol):
 
     def created_on(self, day: date) -> Iterator[Record]:
         """Every record created on `day` (Nairobi time), for reconciliation and reports."""
+        ...
+
+    def page_of_day(
+        self, kind: Kind, day: date, status: Status | None, limit: int, position: Mapping[str, str] | None
+    ) -> RecordPage:
+        """Records of `kind` of `day` (Nairobi time; the day a record was created, a C2B payment's the day
+        it was paid), optionally of one `status`, newest first: at most `limit`, from `position` (a
+        previous page's; InputError naming `next` if it is not one). A page may be short, or empty, with
+        a position: the store bounds what one page reads."""
         ...
 
     def receipt_holder(self, receipt: str) -> str | None:
@@ -57,6 +72,12 @@ class RecordStore(Protocol):
 
     def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
         """PENDING → UNKNOWN (not final: reconciliation resolves it, looking again from `recheck_at`)."""
+        ...
+
+    def claim_send(self, transaction_id: str) -> bool:
+        """Claim the one send of a PENDING record's request (one conditional write): True for the one caller
+        that may send it; False when it was claimed before (or the record is no longer PENDING), and then
+        it must never be sent again: its outcome is learned by query."""
         ...
 
     def flag(self, transaction_id: str, flag: Flag) -> None: ...

@@ -17,15 +17,17 @@ _EXPORTS = {
     "ResolveStep": "mpesa.flows.stk.outcomes",
     "Upstream": "mpesa.flows.stk.outcomes",
     "initiation_answer": "mpesa.flows.stk.outcomes",
-    "status_for": "mpesa.flows.stk.outcomes",
     "FlowStarter": "mpesa.flows.stk.ports",
     "FlowTiming": "mpesa.flows.stk.ports",
+    "PromptStarter": "mpesa.flows.stk.ports",
     "StkDeps": "mpesa.flows.stk.ports",
     "StkGateway": "mpesa.flows.stk.ports",
+    "PromptStep": "mpesa.flows.stk.prompt",
     "StkPaymentRequest": "mpesa.flows.stk.request",
     "StkPushBody": "mpesa.flows.stk.request",
     "transaction_id_for": "mpesa.flows.stk.request",
     "validate_request": "mpesa.flows.stk.request",
+    "status_for": "mpesa.providers.base",
 }
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "FlowTiming",
     "IdempotencyConflictError",
     "Initiation",
+    "PromptStarter",
+    "PromptStep",
     "QueryResult",
     "ResolveStep",
     "StkDeps",
@@ -53,9 +57,11 @@ if TYPE_CHECKING:
     from mpesa.flows.stk.events import StkEvents, payment_view
     from mpesa.flows.stk.flow import StkPayments
     from mpesa.flows.stk.initiate import IdempotencyConflictError
-    from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep, Upstream, initiation_answer, status_for
-    from mpesa.flows.stk.ports import FlowStarter, FlowTiming, StkDeps, StkGateway
+    from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep, Upstream, initiation_answer
+    from mpesa.flows.stk.ports import FlowStarter, FlowTiming, PromptStarter, StkDeps, StkGateway
+    from mpesa.flows.stk.prompt import PromptStep
     from mpesa.flows.stk.request import StkPaymentRequest, StkPushBody, transaction_id_for, validate_request
+    from mpesa.providers.base import status_for
 
 
 def __getattr__(name: str) -> Any:

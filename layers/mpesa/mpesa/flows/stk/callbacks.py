@@ -17,8 +17,8 @@ import json
 from mpesa.daraja.callbacks import StkCallback, parse_stk_callback
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, TooManyCallbacksError
 from mpesa.flows.stk.events import StkEvents
-from mpesa.flows.stk.outcomes import status_for
 from mpesa.flows.stk.ports import StkDeps
+from mpesa.providers.base import status_for
 from mpesa.records.model import Flag, Kind, Record, RecordNotFoundError, Ref, SettledBy, Settlement, SettleResult
 from mpesa.records.store import InboxReason
 from mpesa.telemetry import count, logger
