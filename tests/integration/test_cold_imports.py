@@ -40,12 +40,13 @@ CALLS_MPESA = {
     "payment_status",
     "payout_timeout",
     "pending_sweep",
+    "prompt_task",
     "reconciliation",
     "stk_push",
     "stk_timeout",
 }
 # Invoked by Step Functions or a schedule: no HTTP resolver.
-NOT_HTTP = {"payout_timeout", "pending_sweep", "reconciliation", "stk_timeout"}
+NOT_HTTP = {"payout_timeout", "pending_sweep", "prompt_task", "reconciliation", "stk_timeout"}
 VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
 # The Daraja client alone (the SDK use): none of these until a call needs them.
 CLIENT_LOADS_ON_FIRST_USE = {"pydantic", "pydantic_settings", "cryptography", "aws_lambda_powertools", "boto3"}
