@@ -15,8 +15,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mpesa.errors import ConfigurationError
-from mpesa.markets import Country
-from mpesa.providers.registry import DARAJA, Providers, markets_of
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
     from mpesa.flows.stk import FlowTiming, StkGateway, StkPayments
     from mpesa.openapi.client import OpenApiClient
     from mpesa.providers.openapi import OpenApiGateway
+    from mpesa.providers.registry import Providers
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
     from mpesa.reconciliation.sweep import Sweep
@@ -211,8 +210,10 @@ def openapi_gateway() -> OpenApiGateway:
 @cache
 def providers() -> Providers:
     """Each market's provider (mpesa.providers.registry): Kenya is Daraja, Tanzania Vodacom's OpenAPI."""
+    from mpesa.markets import Country
     from mpesa.providers.daraja import DarajaProvider
     from mpesa.providers.openapi import OpenApiProvider
+    from mpesa.providers.registry import Providers
 
     return Providers(
         settings(),
@@ -344,6 +345,7 @@ def reconciliation() -> DailyReconciliation:
     from mpesa.flows.b2c.reconcile import PayoutReconciler
     from mpesa.flows.c2b.reconcile import C2BReconciler
     from mpesa.flows.stk.reconcile import StkReconciler
+    from mpesa.providers.registry import DARAJA, markets_of
     from mpesa.reconciliation.daily import DailyReconciliation, FlowReconciler
     from mpesa.reconciliation.statement import PullStatement
 
