@@ -41,7 +41,6 @@ def main() -> None:
         "MPESA_CALLBACK_SECRET": secrets.token_hex(24),
         "MPESA_CALLBACK_ALLOWED_IPS": "127.0.0.1",
         "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
-        "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
         "STATE_TABLE_NAME": "StateTable",
         "EVENT_BUS_NAME": "payments-bus",
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here

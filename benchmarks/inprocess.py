@@ -34,7 +34,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SECRET_NAME = "mpesa-bench"  # noqa: S105  (a name, not a secret)
 BUS = "payments-bus"
-TABLES = ("TransactionsTable", "IdempotencyTable", "StateTable")
+TABLES = ("TransactionsTable", "StateTable")
 
 # Handler module (functions/<name>/app.py) -> (template logical id, how it is invoked)
 FUNCTIONS = {
@@ -80,7 +80,6 @@ def base_environment() -> dict[str, str]:
             "MPESA_SECRET_ID": SECRET_NAME,
             "MPESA_CALLBACK_ALLOWED_IPS": "127.0.0.1",  # the simulator and the front are on loopback
             "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
-            "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
             "STATE_TABLE_NAME": "StateTable",
             "EVENT_BUS_NAME": BUS,
             # Guard-rails out of the way: every payout of a run goes to one recipient.

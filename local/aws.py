@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import secrets
 import string
 import threading
@@ -54,8 +53,20 @@ class MotoServer(HttpServer):
         class QuietHandler(QuietRequestHandler, MotoRequestHandler):
             """moto's request handler without the per-request log line."""
 
-        app = DomainDispatcherApplication(create_backend_app)
-        super().__init__(host, port, app, "moto", request_handler=QuietHandler)
+        class Dispatcher(DomainDispatcherApplication):
+            """moto finds a request's service by listing its package folder and trying hundreds of URL
+            patterns, under one lock, on every request; the answer for a host never changes."""
+
+            def __init__(self) -> None:
+                super().__init__(create_backend_app)
+                self._backends: dict[str | None, Any] = {}
+
+            def get_backend_for_host(self, host: str | None) -> Any:
+                if host not in self._backends:  # called under moto's own lock
+                    self._backends[host] = super().get_backend_for_host(host)
+                return self._backends[host]
+
+        super().__init__(host, port, Dispatcher(), "moto", request_handler=QuietHandler)
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
@@ -315,17 +326,23 @@ class EventsLog:
                     return
                 self._log(f"events log: {type(exc).__name__}: {exc}")
                 continue
-            for message in batch:
-                self._write(message["Body"])
-                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not batch:
+                continue
+            self._write([message["Body"] for message in batch])
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(batch)],
+            )
 
-    def _write(self, body: str) -> None:
-        try:
-            event = json.loads(body)
-        except json.JSONDecodeError:
-            event = {"raw": body}
+    def _write(self, bodies: list[str]) -> None:
+        events = []
+        for body in bodies:
+            try:
+                events.append(json.loads(body))
+            except json.JSONDecodeError:
+                events.append({"raw": body})
+        # Flushed, so readers see each line at once; not fsync'd: a development log need not survive a crash.
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._log(f"event  {event.get('source', '?')} / {event.get('detail-type', '?')} -> {self.path}")
+            handle.writelines(json.dumps(event, separators=(",", ":")) + "\n" for event in events)
+        for event in events:
+            self._log(f"event  {event.get('source', '?')} / {event.get('detail-type', '?')} -> {self.path}")

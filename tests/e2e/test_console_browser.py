@@ -110,9 +110,12 @@ def test_the_console_shows_the_days_money_and_the_discrepancy_reconciliation_fou
 
 
 def refreshed(browser: Any, wait: WebDriverWait[Any], count: int) -> None:
-    """Wait for the page's `count`th refresh, and check it read everything it asked for."""
+    """Wait until the page has refreshed `count` times and is still (no refresh running or queued: its
+    elements stay put), and check the last refresh read everything it asked for."""
     body = browser.find_element(By.TAG_NAME, "body")
-    wait.until(lambda d: int(body.get_attribute("data-refreshes")) >= count)
+    wait.until(
+        lambda d: int(body.get_attribute("data-refreshes")) >= count and body.get_attribute("data-busy") == "false"
+    )
     assert body.get_attribute("data-error") == ""
 
 

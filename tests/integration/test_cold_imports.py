@@ -3,8 +3,8 @@
 Each function's app module is imported in a fresh interpreter with the environment a deployed function
 has and the tracer on (benchmarks.cold_start's targets, as `make`'s cold-start figures are measured): a
 heavy module it does not need at start must not be in sys.modules, and no AWS client may be created.
-Then one STK push runs in a fresh process, as deployed (settings from Secrets Manager, the idempotency
-table, the records, the shared token), and every AWS client it makes must come from one boto3 session.
+Then one STK push runs in a fresh process, as deployed (settings from Secrets Manager, the records, the
+shared token), and every AWS client it makes must come from one boto3 session.
 """
 
 import json
@@ -20,8 +20,8 @@ from benchmarks import cold_start
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Never imported at start, by any function: each loads where it is first used.
-LOADED_ON_FIRST_USE = {
+# Never imported at start, by any function: each loads where it is first used, if ever.
+NOT_AT_START = {
     "cryptography": "only the initiator APIs (B2C, status, balance, reversal) encrypt a password",
     "pydantic_settings": "the settings load with runtime.settings()",
     "mpesa.settings": "the settings load with runtime.settings()",
@@ -29,9 +29,8 @@ LOADED_ON_FIRST_USE = {
     "mpesa.daraja.models": "each API's request and response models load with its first call",
     "aws_lambda_powertools.utilities.parameters": "the secret is read with runtime.settings()",
     "sqlite3": "the tracer patches what the functions use (botocore, requests), not all X-Ray supports",
+    "aws_lambda_powertools.utilities.idempotency": "the record is the idempotency record: no function uses it",
 }
-# Powertools' idempotency utility (its package brings its DynamoDB persistence layer): these only.
-IDEMPOTENT = {"stk_push", "b2c_payout"}
 # Functions that call M-Pesa; the others never import requests (nor the Daraja client).
 CALLS_MPESA = {
     "account_balance",
@@ -93,7 +92,7 @@ FUNCTIONS = [t for t in cold_start.targets() if t.kind == "handler"]
 
 def test_every_function_of_the_template_is_checked():
     names = {t.name for t in FUNCTIONS}
-    assert names >= IDEMPOTENT | CALLS_MPESA | NOT_HTTP
+    assert names >= CALLS_MPESA | NOT_HTTP
     assert len(names) == len(cold_start.template_functions())
 
 
@@ -102,10 +101,8 @@ def test_a_cold_start_imports_only_what_the_function_uses(target: cold_start.Tar
     result = imported(target)
     modules = result["modules"]
     assert "aws_xray_sdk.core" in modules  # the tracer is on, as on Lambda
-    present = {name: why for name, why in LOADED_ON_FIRST_USE.items() if loaded(modules, name)}
-    assert not present, f"{target.name} imports at start what loads on first use: {present}"
-    idempotency = loaded(modules, "aws_lambda_powertools.utilities.idempotency")
-    assert idempotency == (target.name in IDEMPOTENT)
+    present = {name: why for name, why in NOT_AT_START.items() if loaded(modules, name)}
+    assert not present, f"{target.name} imports at start what it does not need then: {present}"
     if target.name not in CALLS_MPESA:
         assert not loaded(modules, "requests"), f"{target.name} never calls M-Pesa but imports requests"
     if target.name in NOT_HTTP:
@@ -142,7 +139,7 @@ from tests.support.stack import SANDBOX_SECRET_ENV, create_tables
 simulator = SimulatorServer(config=SimulatorConfig(auto_act_delay_s=60, callback_delay_s=60)).start()
 os.environ.update(
     MPESA_SECRET_ID="mpesa/cold", TRANSACTIONS_TABLE_NAME="TransactionsTable", STATE_TABLE_NAME="StateTable",
-    IDEMPOTENCY_TABLE_NAME="IdempotencyTable", EVENT_BUS_NAME="payments-bus",
+    EVENT_BUS_NAME="payments-bus",
 )
 with mock_aws():
     create_tables()
@@ -195,7 +192,7 @@ def test_a_container_builds_one_boto3_session_for_every_client():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == 202
     services = {service for _, service in result["clients"]}
-    # settings (Secrets Manager), idempotency and records (DynamoDB): Powertools' utilities included
+    # the settings (Secrets Manager, through Powertools' parameters), the records and the token (DynamoDB)
     assert {"secretsmanager", "dynamodb"} <= services
     assert len(result["sessions"]) == 1
     assert {session for session, _ in result["clients"]} == set(result["sessions"])

@@ -68,8 +68,16 @@ OUTBOX_GRACE = timedelta(minutes=2)
 @dataclass
 class _Entry:
     record: Record
-    bucket: str | None
     next_check_at: str | None
+
+    @property
+    def bucket(self) -> str | None:
+        """The pending index's partition, kept on the record as DynamoDB's item carries it."""
+        return self.record.pending_bucket
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self.record = replace(self.record, pending_bucket=value)
 
 
 def _nairobi_day(instant: str) -> date:
@@ -85,6 +93,7 @@ class InMemoryRecordStore:
         self._receipts: dict[str, str] = {}  # receipt -> transaction id (the receipt claims)
         self._claim_kinds: dict[str, str] = {}  # receipt -> holder_kind, for flows whose records may be linked
         self._claim_links: dict[str, str] = {}  # receipt -> the other flow's record linked to the holder
+        self._watermarks: dict[str, datetime] = {}
         self._lock = threading.RLock()
 
     # --- reads -------------------------------------------------------------------------------
@@ -97,6 +106,8 @@ class InMemoryRecordStore:
             return entry.record
 
     def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
+        if ref is not Ref.CONVERSATION_ID:
+            return None  # as on DynamoDB: only a payout's ConversationID is indexed
         with self._lock:
             return next(
                 (e.record for e in self._entries.values() if e.record.kind is kind and e.record.ref(ref) == value),
@@ -154,11 +165,30 @@ class InMemoryRecordStore:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> bool:
         with self._lock:
             entry = self._entries.get(transaction_id)
-            if entry and entry.bucket == kind.value and not entry.record.status.is_final:
-                entry.next_check_at = iso(next_check_at)
+            if entry is None or entry.record.status.is_final or entry.bucket not in (None, kind.value):
+                return False
+            entry.bucket, entry.next_check_at = kind.value, iso(next_check_at)
+            return True
+
+    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+        with self._lock:
+            found = [
+                e.record
+                for e in self._entries.values()
+                if e.record.kind is kind and iso(start) <= e.record.created_at < iso(end)
+            ]
+        return sorted(found, key=lambda r: (r.created_at, r.transaction_id))
+
+    def watermark(self, name: str) -> datetime | None:
+        with self._lock:
+            return self._watermarks.get(name)
+
+    def set_watermark(self, name: str, moment: datetime) -> None:
+        with self._lock:
+            self._watermarks[name] = datetime.fromisoformat(iso(moment))  # stored as text, as on DynamoDB
 
     def create_pending(self, new: NewRecord) -> Record:
         with self._lock:
@@ -179,8 +209,12 @@ class InMemoryRecordStore:
                 details=dict(new.details),
                 refs=dict(new.refs),
             )
-            self._entries[new.transaction_id] = _Entry(record, new.kind.value, iso(new.next_check_at))
-            return record
+            if new.next_check_at is None:
+                self._entries[new.transaction_id] = _Entry(record, None)
+            else:
+                watched = replace(record, pending_bucket=new.kind.value)
+                self._entries[new.transaction_id] = _Entry(watched, iso(new.next_check_at))
+            return self._entries[new.transaction_id].record
 
     def attach_refs(self, transaction_id: str, refs: Mapping[Ref, str]) -> Record:
         with self._lock:
@@ -199,6 +233,7 @@ class InMemoryRecordStore:
             if entry is None:
                 raise RecordNotFoundError(transaction_id)
             record = entry.record
+            watched = entry.bucket is not None  # the sweep watches it: settled into the outbox partition
             refs_agree = all(record.ref(ref) in (None, value) for ref, value in settlement.refs.items())
             record_ok = not record.status.is_final and refs_agree
             claim_ok = settlement.receipt is None or self._receipts.get(settlement.receipt, transaction_id) == (
@@ -220,7 +255,8 @@ class InMemoryRecordStore:
                     paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
                     details={**record.details, **settlement.details},
                 )
-                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
+                if watched:
+                    entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)
             if record_ok and self._linkable(settlement.receipt, transaction_id):
                 # The same payment seen by another flow first (C2B): settle, linked, not counted again.
@@ -239,7 +275,8 @@ class InMemoryRecordStore:
                     paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
                 )
                 self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
-                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
+                if watched:
+                    entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)
             if record_ok:  # the receipt belongs to another record: never pay twice
                 self._flag(entry, Flag.DUPLICATE_RECEIPT)
@@ -329,6 +366,14 @@ class InMemoryRecordStore:
                 raise AssertionError("condition failed: no late success on the record")
             entry.record = replace(entry.record, late_event_published=True)
             entry.bucket = entry.next_check_at = None
+
+    def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None or entry.record.event_published or not entry.record.status.is_final:
+                return False
+            entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(resend_at)
+            return True
 
     def close_not_sent(self, transaction_id: str) -> None:
         with self._lock:
@@ -890,7 +935,7 @@ class InMemoryC2BStore:
 
     def _insert(self, item: dict[str, Any], now: datetime) -> Record:
         record = record_from_item(item)
-        self.records._entries[record.transaction_id] = _Entry(record, OUTBOX_BUCKET, iso(now + OUTBOX_GRACE))
+        self.records._entries[record.transaction_id] = _Entry(record, str(item["next_check_at"]))
         return record
 
     def _apply(self, match: MatchPlan) -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
+    from mpesa.records.model import Record
     from mpesa.records.outbox import Outbox
     from mpesa.settings import MpesaSettings
 
@@ -59,13 +60,15 @@ def flow_timing() -> FlowTiming:
 
 
 def stk_timeout_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]:
-    """The input of statemachines/stk_timeout.asl.json."""
+    """The input of statemachines/stk_timeout.asl.json, started by the sweep's check of a payment still
+    pending after its callback's wait, which made the first query: the flow waits one interval and
+    queries on, to the attempts left."""
     return {
         "transaction_id": transaction_id,
-        "wait_seconds": timing.wait_seconds,
+        "wait_seconds": timing.query_interval_seconds,
         "query_interval_seconds": timing.query_interval_seconds,
         "max_attempts": timing.max_attempts,
-        "resolution": {"attempt": 0},
+        "resolution": {"attempt": 1},
     }
 
 
@@ -81,10 +84,11 @@ def payout_timing() -> PayoutTiming:
 
 
 def b2c_timeout_input(payout_id: str, timing: PayoutTiming) -> dict[str, Any]:
-    """The input of statemachines/b2c_timeout.asl.json."""
+    """The input of statemachines/b2c_timeout.asl.json, started by the sweep's check of a payout still
+    pending after its Result's wait: the flow asks Transaction Status at once."""
     return {
         "payout_id": payout_id,
-        "result_wait_seconds": timing.result_wait_seconds,
+        "result_wait_seconds": 0,
         "status_interval_seconds": timing.status_interval_seconds,
         "max_status_queries": timing.max_status_queries,
         "resolution": {"attempt": 0},
@@ -322,9 +326,11 @@ def c2b_payments() -> C2BPayments:
 
 @cache
 def sweep() -> Sweep:
+    from mpesa.reconciliation.stragglers import StragglerPass
     from mpesa.reconciliation.sweep import Sweep
 
-    return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
+    stk, b2c = stk_payments().resolution, b2c_payouts().resolution
+    return Sweep(store(), outbox(), [stk, b2c], StragglerPass(store(), outbox(), [stk, b2c]))
 
 
 @cache
@@ -367,7 +373,15 @@ def reconciliation() -> DailyReconciliation:
         reconcilers,
         reports(),
         statement_countries=markets_of(DARAJA),  # Pull Transactions is Daraja's statement
+        review=_review_unconfirmed,
     )
+
+
+def _review_unconfirmed(record: Record) -> None:
+    from mpesa.records.model import Kind
+
+    if record.kind is Kind.STK:
+        stk_payments().callbacks.review_unconfirmed(record)
 
 
 def reset() -> None:

@@ -79,14 +79,23 @@ def test_a_request_that_never_left_may_be_replaced(store):
     assert store.create_pending(new(amount=12)).amount == 12
 
 
-def test_refs_are_found_and_a_different_one_is_refused_and_flagged(store):
+def test_refs_are_stored_and_a_different_one_is_refused_and_flagged(store):
     store.create_pending(new())
     store.attach_refs("t1", {Ref.CHECKOUT_REQUEST_ID: "ws_CO_1", Ref.MERCHANT_REQUEST_ID: "m1"})
-    assert store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, "ws_CO_1").transaction_id == "t1"
-    assert store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, "ws_CO_2") is None
+    assert store.get("t1").checkout_request_id == "ws_CO_1"
+    # Not indexed (a push's callback names its record in the URL): no index write per payment.
+    assert store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, "ws_CO_1") is None
     with pytest.raises(RefMismatchError):
         store.attach_refs("t1", {Ref.CHECKOUT_REQUEST_ID: "ws_CO_2"})
     assert store.get("t1").flags == (Flag.CALLBACK_MISMATCH.value,)
+
+
+def test_a_payout_is_found_by_its_conversation_id(store):
+    store.create_pending(new("p1", kind=Kind.B2C))
+    store.attach_refs("p1", {Ref.CONVERSATION_ID: "AG_1"})
+    assert store.find(Kind.B2C, Ref.CONVERSATION_ID, "AG_1").transaction_id == "p1"
+    assert store.find(Kind.B2C, Ref.CONVERSATION_ID, "AG_2") is None
+    assert store.find(Kind.STK, Ref.CONVERSATION_ID, "AG_1") is None
 
 
 def test_a_record_settles_once_and_enters_the_outbox(store):
@@ -104,6 +113,56 @@ def test_a_record_settles_once_and_enters_the_outbox(store):
     assert [r.transaction_id for r in store.due(OUTBOX_BUCKET, now_utc() + timedelta(minutes=3))] == ["t1"]
     store.mark_event_published("t1", Status.SUCCESS)
     assert store.due(OUTBOX_BUCKET, now_utc() + timedelta(minutes=3)) == []
+
+
+def test_a_record_outside_the_pending_index_settles_without_entering_it(store):
+    store.create_pending(new(next_check_at=None))
+    assert store.get("t1").pending_bucket is None
+    assert store.settle("t1", success()).changed
+    record = store.get("t1")
+    assert (record.status, record.pending_bucket, record.event_published) == (Status.SUCCESS, None, False)
+    assert store.due(OUTBOX_BUCKET, now_utc() + timedelta(hours=1)) == []
+    assert store.owe_event("t1", now_utc())  # the sweep hands an owed event to the outbox partition
+    assert [r.transaction_id for r in store.due(OUTBOX_BUCKET, now_utc() + timedelta(seconds=1))] == ["t1"]
+    store.mark_event_published("t1", Status.SUCCESS)
+    assert store.get("t1").pending_bucket is None
+    assert not store.owe_event("t1", now_utc())  # published: nothing owed
+
+
+def test_an_open_record_enters_the_pending_index_when_watched_and_settles_into_the_outbox(store):
+    store.create_pending(new(next_check_at=None))
+    assert store.reschedule(Kind.STK, "t1", now_utc() + timedelta(minutes=5))
+    assert store.get("t1").pending_bucket == Kind.STK.value
+    assert not store.reschedule(Kind.B2C, "t1", now_utc())  # another flow's partition: refused
+    assert store.settle("t1", success()).changed
+    assert store.get("t1").pending_bucket == OUTBOX_BUCKET
+    assert not store.reschedule(Kind.STK, "t1", now_utc())  # final: left alone
+
+
+def test_a_receipt_the_record_does_not_keep_is_not_left_claimed(store):
+    store.create_pending(new())
+    store.settle("t1", success(receipt="RKT1AB2CD3"))
+    result = store.settle("t1", success(receipt="RKT9ZZZZZZ"))  # another receipt for a paid record
+    assert result.contradicts
+    assert store.receipt_holder("RKT1AB2CD3") == "t1"
+    assert store.receipt_holder("RKT9ZZZZZZ") is None  # free for the record it really pays
+
+
+def test_records_created_in_a_span_are_listed_by_kind_oldest_first(store):
+    import time
+
+    start = now_utc()
+    for name in ("a", "b"):
+        time.sleep(0.002)
+        store.create_pending(new(name, next_check_at=None))
+    store.create_pending(new("p", kind=Kind.B2C, next_check_at=None))
+    end = now_utc() + timedelta(seconds=1)
+    assert [r.transaction_id for r in store.created_between(Kind.STK, start, end)] == ["a", "b"]
+    assert [r.transaction_id for r in store.created_between(Kind.B2C, start, end)] == ["p"]
+    assert store.created_between(Kind.STK, end, end + timedelta(minutes=1)) == []
+    assert store.watermark("stragglers-stk") is None
+    store.set_watermark("stragglers-stk", end)
+    assert store.watermark("stragglers-stk") == end.replace(microsecond=end.microsecond // 1000 * 1000)
 
 
 def test_a_settlement_naming_another_checkout_id_is_flagged_not_applied(store):

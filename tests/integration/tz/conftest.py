@@ -4,7 +4,6 @@ through the real OpenAPI client (sessions in the state table, RSA bearers, the b
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,7 +67,6 @@ def simulator() -> Iterator[SimulatorServer]:
 
 @pytest.fixture(scope="session")
 def handlers() -> dict[str, Any]:
-    os.environ.setdefault("IDEMPOTENCY_TABLE_NAME", "IdempotencyTable")
     from functions.b2c_payout import app as b2c_payout
     from functions.payment_status import app as payment_status
     from functions.payout_status import app as payout_status

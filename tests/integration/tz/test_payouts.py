@@ -4,8 +4,11 @@ resolved by the payout timeout flow's status query (moto's ASL interpreter), nev
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from mpesa import runtime
+from mpesa.clock import now_utc
 from tests.integration.tz.conftest import Tanzania
 from tests.support.b2c import items, pay, payout, payout_body, settled
 from tests.support.stack import wait_for
@@ -51,7 +54,10 @@ def test_a_lost_answer_is_resolved_by_the_query_without_a_second_payout(tz, hand
     assert code == 202, answer
     assert answer["status"] == "PENDING"
     assert "not re-sent" in answer["detail"]
-    shown = settled(handlers, answer["payout_id"])  # the payout timeout flow asks by our ID
+    # After the Result's wait the sweep's check starts the payout timeout flow, which asks by our ID.
+    checked = now_utc() + timedelta(seconds=runtime.payout_timing().result_wait_seconds + 1)
+    assert runtime.sweep().run(checked) == {"flow_started": 1}
+    shown = settled(handlers, answer["payout_id"])
     assert (shown["status"], shown["settled_by"]) == ("SUCCESS", "query")
     caller_id = answer["third_party_conversation_id"]
     assert b2c_calls(tz, caller_id) == 1

@@ -47,6 +47,7 @@ from mpesa.errors import (
     NotPermittedError,
     NotSentError,
     PayloadTooLargeError,
+    RequestInProgressError,
     TooManyCallbacksError,
     UnavailableError,
 )
@@ -57,6 +58,7 @@ Route = Callable[..., Any]
 _LOCATIONS = ("body", "header", "query", "path")
 API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
 UPSTREAM_DOWN = "M-Pesa could not be reached; try again shortly"
+IN_PROGRESS_RETRY_S = 5
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
@@ -109,16 +111,13 @@ class MpesaResolver(APIGatewayHttpResolver):
         return json.dumps(document)
 
 
-def new_resolver(
-    *, record_noun: str = "record", id_name: str = "id", idempotency: bool = False, webhooks_only: bool = False
-) -> MpesaResolver:
+def new_resolver(*, record_noun: str = "record", id_name: str = "id", webhooks_only: bool = False) -> MpesaResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
-    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id"). `idempotency`: the
-    function uses Powertools' idempotency utility, whose errors are answered 409 too (only such a
-    function imports it). `webhooks_only`: every route is a webhook (`app.webhook`), whose body our
-    bounded parser reads and whose path parameters are plain strings, so the resolver loads no request
-    validation (Powertools' OpenAPI validation middleware and the pydantic machinery behind it)."""
+    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id"). `webhooks_only`: every
+    route is a webhook (`app.webhook`), whose body our bounded parser reads and whose path parameters are
+    plain strings, so the resolver loads no request validation (Powertools' OpenAPI validation middleware
+    and the pydantic machinery behind it)."""
     app = MpesaResolver(enable_validation=not webhooks_only, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
@@ -181,12 +180,13 @@ def new_resolver(
     def _not_found(exc: NotFoundError) -> Response[str]:
         return error(404, "not_found", f"no {record_noun} with this {id_name}")
 
-    @app.exception_handler(ConflictError)
-    def _conflict(exc: ConflictError) -> Response[str]:
-        return _key_reused()
+    @app.exception_handler(RequestInProgressError)
+    def _in_progress(exc: RequestInProgressError) -> Response[str]:
+        return error(409, "request_in_progress", str(exc), retryable=True, retry_after_s=IN_PROGRESS_RETRY_S)
 
-    if idempotency:
-        _answer_idempotency_errors(app)
+    @app.exception_handler(ConflictError)
+    def _conflict(exc: Exception) -> Response[str]:
+        return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
 
     @app.exception_handler(NotSentError)
     def _not_sent(exc: NotSentError) -> Response[str]:
@@ -204,23 +204,3 @@ def new_resolver(
         return error(503, "service_misconfigured", "the payment service is not configured; try again later")
 
     return app
-
-
-def _key_reused() -> Response[str]:
-    return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
-
-
-def _answer_idempotency_errors(app: MpesaResolver) -> None:
-    # Imported here: the utility's package brings its DynamoDB persistence layer (and boto3).
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyValidationError,
-    )
-
-    @app.exception_handler(IdempotencyValidationError)
-    def _reused(exc: IdempotencyValidationError) -> Response[str]:
-        return _key_reused()
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[str]:
-        return error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")

@@ -23,7 +23,7 @@ discrepancies not in the day's previous report are announced again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
@@ -31,13 +31,14 @@ from typing import Protocol
 from mpesa.clock import NAIROBI, now_utc
 from mpesa.reconciliation.findings import Discrepancy, DiscrepancyKind, Resolution, ResolutionKind
 from mpesa.reconciliation.statement import Statement, StatementLine, StatementSource
-from mpesa.records.model import Kind, Record, Status
+from mpesa.records.model import NOT_SENT, Kind, Record, Status
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import RecordStore
 from mpesa.telemetry import count, logger
 
 MARGIN = timedelta(hours=1)  # read the statement this much beyond the day on each side
 CLOSED_AFTER = timedelta(hours=1)  # the day's window is closed once this long past its end
+OWED_FOR = timedelta(minutes=15)  # an event owed this long after settling is sent by the daily run
 
 
 class FlowReconciler(Protocol):
@@ -102,8 +103,11 @@ class DailyReconciliation:
         reports: Reports,
         *,
         statement_countries: frozenset[str] | None = None,
+        review: Callable[[Record], None] | None = None,
     ) -> None:
         self._store = store
+        # Compares a final record with the unauthenticated callbacks kept about it since it settled.
+        self._review = review
         self._statement = statement
         self._outbox = outbox
         self._reconcilers = {reconciler.kind: reconciler for reconciler in reconcilers}
@@ -141,6 +145,7 @@ class DailyReconciliation:
             else:
                 self._check_unlisted(record, result, now)
         result.records = self._as_after(records, result.resolutions)
+        self._follow_up(result.records, now)
         self._announce(result)
         logger.info(
             "reconciliation finished",
@@ -267,6 +272,19 @@ class DailyReconciliation:
             result.resolutions.append(outcome)
         elif isinstance(outcome, Discrepancy):
             result.discrepancies.append(outcome)
+
+    def _follow_up(self, records: list[Record], now: datetime) -> None:
+        """The last net under every record of the day: an event still owed long after settling is sent
+        (the sweep's pass sent it unless the record settled after that), and unauthenticated callbacks
+        that came after the record settled are compared with it."""
+        for record in records:
+            if not record.status.is_final:
+                continue
+            settled_at = datetime.fromisoformat(record.settled_at) if record.settled_at else now
+            if not record.event_published and record.result_code != NOT_SENT and now - settled_at > OWED_FOR:
+                self._outbox.settled(record, first_time=False)
+            if self._review is not None:
+                self._review(record)
 
     def _announce(self, result: RunResult) -> None:
         already = self._reports.announced(result.day)

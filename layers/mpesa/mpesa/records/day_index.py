@@ -1,6 +1,7 @@
 """The by-day index: every record under its Nairobi day in DAY_SHARDS shards (`day` =
-`<YYYY-MM-DD>#<shard>`, range key `created_at`), projecting `kind` and `status` so that a listing
-filters in the index and reads only the records it shows (docs/decisions.md, "Listing a day").
+`<YYYY-MM-DD>#<shard>`, range key `created_at`), projecting `kind` (which never changes) so that a
+listing filters by kind in the index; a status filter is applied to the records read, so a page may be
+short (docs/decisions.md, "Listing a day").
 
 A page of one kind (and status), newest first, merges the shards: each is read newest first into a
 queue of matching index entries, and the newest head is taken only while every shard that may still
@@ -67,9 +68,9 @@ def read_day_page(
 ) -> tuple[list[dict[str, str]], Mapping[str, str] | None]:
     """The table keys of one page, newest first, and the position of the next (None at the end)."""
     shards = _shards(day, position or {})
+    # Only `kind` is in the index: a status changes with every settlement, and projecting it would cost
+    # an index write each time; the store filters the records it reads by status instead.
     matches: ConditionBase = Attr("kind").eq(kind.value)
-    if status is not None:
-        matches = matches & Attr("status").eq(status.value)
     reads = 0
     taken: list[dict[str, str]] = []
     while len(taken) < limit:

@@ -106,6 +106,9 @@ class Record:
     # When the request was claimed for sending (`RecordStore.claim_send`): a claimed request is never sent
     # again, whoever runs the task next; its outcome is learned by query.
     send_claimed_at: str | None = None
+    # The pending index's partition the record is in (its kind while the sweep watches it, OUTBOX while an
+    # event is owed), or None: most records never enter it (mpesa.reconciliation.stragglers).
+    pending_bucket: str | None = None
 
     def ref(self, name: Ref) -> str | None:
         return self.refs.get(name)
@@ -136,7 +139,9 @@ class NewRecord:
     amount: int
     msisdn: str
     details: Mapping[str, str]
-    next_check_at: datetime  # the sweep's safety net: the record is looked at again by then
+    # When the sweep looks at the record through the pending index; None: only once its flow's wait is over
+    # (the sweep's pass over the day index, mpesa.reconciliation.stragglers), the cheap path of most records.
+    next_check_at: datetime | None
     refs: Mapping[Ref, str] = field(default_factory=dict)  # identifiers we choose before the call
 
 

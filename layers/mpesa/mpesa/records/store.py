@@ -53,9 +53,20 @@ class RecordStore(Protocol):
         """Records in a partition of the pending index (a kind's value, or OUTBOX) due by `before`."""
         ...
 
-    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
-        """Look at an open record again later; a record that settled meanwhile is left alone."""
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> bool:
+        """Have the sweep look at an open record from `next_check_at` (it enters the pending index if it
+        was not in it); a record that settled meanwhile is left alone (False)."""
         ...
+
+    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+        """Records of `kind` created in [start, end), oldest first: the sweep's pass over the day index."""
+        ...
+
+    def watermark(self, name: str) -> datetime | None:
+        """Where a pass of the sweep got to (None before its first run)."""
+        ...
+
+    def set_watermark(self, name: str, moment: datetime) -> None: ...
 
     def create_pending(self, new: NewRecord) -> Record:
         """Create the record PENDING; RecordExistsError (with the stored record) if it exists, unless it
@@ -87,6 +98,11 @@ class RecordStore(Protocol):
         ...
 
     def mark_late_event_published(self, transaction_id: str) -> None: ...
+
+    def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:
+        """A final record whose event is still owed goes to the outbox partition of the pending index, to be
+        sent from `resend_at` (False when it was published meanwhile)."""
+        ...
 
     def close_not_sent(self, transaction_id: str) -> None:
         """A request that never left owes no event: take it off the pending index."""

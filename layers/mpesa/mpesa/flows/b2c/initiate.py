@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from mpesa.clock import Deadline, now_utc
-from mpesa.errors import ConfigurationError, ConflictError, InputError
+from mpesa.errors import ConfigurationError, ConflictError, InputError, RequestInProgressError
 from mpesa.flows.b2c import urls
 from mpesa.flows.b2c.outcomes import Initiation, Upstream
 from mpesa.flows.b2c.ports import B2cDeps
@@ -32,11 +32,11 @@ from mpesa.records.model import (
 )
 from mpesa.telemetry import logger
 
-SWEEP_SLACK_S = 300  # beyond the timeout flow's horizon, before the sweep looks at a payout itself
 # A replay may re-send a payout whose request we may never have sent (a crash between the record and the
 # call) with the SAME OriginatorConversationID, only this soon after the record was written: Daraja
 # refuses a reused OCID (500.002.1001), so if the first request did leave, the re-send pays nothing.
 RESEND_WINDOW = timedelta(minutes=10)
+IN_FLIGHT = timedelta(seconds=30)  # API Gateway's limit: a first request younger than this may still run
 
 
 class IdempotencyConflictError(ConflictError):
@@ -84,7 +84,7 @@ class PayoutInitiation:
                     amount=request.amount,
                     msisdn=request.msisdn,
                     details=request.details,
-                    next_check_at=now_utc() + timedelta(seconds=deps.timing.horizon_s + SWEEP_SLACK_S),
+                    next_check_at=None,  # the sweep checks it once its Result's wait is over
                     refs=provider.payout_refs(),  # our OriginatorConversationID (or ThirdPartyConversationID)
                 )
             )
@@ -137,7 +137,6 @@ class PayoutInitiation:
                     logger.exception("could not store the ConversationID", extra={"attempt": attempt})
         else:
             logger.info("Daraja had this OriginatorConversationID already: accepted earlier, not paid twice")
-        self._start_flow(payout_id)
         record = self._current(payout_id)
         if refs and record.ref(Ref.CONVERSATION_ID) is None:
             record = replace(record, refs={**record.refs, **refs})
@@ -147,7 +146,6 @@ class PayoutInitiation:
         why = reason or "no answer was recorded for the request"
         logger.warning("payout outcome unknown; not re-sent, Transaction Status will tell", extra={"error": why})
         _guarded(self._deps.store.flag, payout_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
-        self._start_flow(payout_id)
         return Initiation(self._current(payout_id), Upstream.UNKNOWN)
 
     def _rejected(self, payout_id: str, refused: Refused) -> Initiation:
@@ -175,6 +173,8 @@ class PayoutInitiation:
             raise IdempotencyConflictError(record.transaction_id)
         if reserved_now and record.status is Status.FAILED:
             self._settler.release_budget(record)  # a failed payout keeps no budget
+        if _in_flight(record, now_utc()):
+            raise RequestInProgressError(record.transaction_id)
         if _may_resend(record, now_utc()):
             # We cannot tell whether our request left before the crash: re-send it with the same OCID. If it
             # did leave, Daraja refuses the copy (500.002.1001, "accepted earlier") and nothing is paid twice.
@@ -209,13 +209,15 @@ class PayoutInitiation:
             logger.exception("could not read the payout back")
             return Record.placeholder(Kind.B2C, payout_id)
 
-    def _start_flow(self, payout_id: str) -> None:
-        if self._deps.flow is None:
-            return
-        try:
-            self._deps.flow.start(payout_id)
-        except Exception:  # the sweep resolves payouts whose flow never started
-            logger.exception("could not start the payout timeout flow; the sweep will resolve the payout")
+
+def _in_flight(record: Record, now: datetime) -> bool:
+    """The first request with this key may still be waiting for M-Pesa's answer (API Gateway gives it
+    30 s): a replay is told to ask again rather than sent a second time beside it."""
+    if record.status is not Status.PENDING or record.ref(Ref.CONVERSATION_ID) is not None:
+        return False
+    if Flag.OUTCOME_UNKNOWN_AT_INITIATION in record.flags or not record.created_at:
+        return False
+    return now - record.created < IN_FLIGHT
 
 
 def _replaceable(record: Record) -> bool:

@@ -20,6 +20,7 @@ UNKNOWN_RECHECK_S = 15 * 60
 DEFERRED_RECHECK = timedelta(minutes=5)
 UNKNOWN_REASK = timedelta(hours=1)
 NO_ANSWER_REASON = "no final answer from M-Pesa within the payout timeout flow"
+SWEEP_SLACK_S = 300  # beyond the flow's last status query, before the sweep looks at the payout itself
 
 
 class PayoutResolution:
@@ -75,6 +76,31 @@ class PayoutResolution:
             case AskedLater():
                 return record, True  # its Result settles the payout on the signed URL
         return record, False
+
+    @property
+    def wait_s(self) -> int:
+        """How long after the request the sweep checks a payout still pending (the Result's wait)."""
+        return self._deps.timing.result_wait_seconds
+
+    def check(self, record: Record, now: datetime, deadline: Deadline | None) -> list[str]:
+        """The sweep's one check of a payout whose Result's wait is over and that nobody watches yet
+        (mpesa.reconciliation.stragglers): the timeout flow (Standard, named by the payout) asks Transaction
+        Status from now on, and the sweep watches it behind the flow. Most payouts settle by their Result
+        before this and never start an execution."""
+        logger.append_keys(payout_id=record.transaction_id)
+        deps = self._deps
+        timing = deps.timing
+        after_flow = timedelta(seconds=timing.status_interval_seconds * timing.max_status_queries + SWEEP_SLACK_S)
+        if not deps.store.reschedule(Kind.B2C, record.transaction_id, now + after_flow):
+            return ["settled_by_check"]  # settled meanwhile
+        if deps.flow is None:
+            return ["watched"]
+        try:
+            deps.flow.start(record.transaction_id)
+        except Exception:  # the sweep resolves it when its watch is due
+            logger.exception("could not start the payout timeout flow; the sweep will resolve the payout")
+            return ["watched"]
+        return ["flow_started"]
 
     def mark_unknown(self, payout_id: str, reason: str = NO_ANSWER_REASON) -> SettleResult:
         logger.append_keys(payout_id=payout_id)

@@ -1,5 +1,8 @@
-"""Initiating an STK push: record it, prompt at most once per request key (through the market's provider),
-start the timeout flow; or, for a prompt that waits for the customer, start the prompt flow."""
+"""Initiating an STK push: record it, prompt at most once per request key (through the market's provider);
+or, for a prompt that waits for the customer, start the prompt flow.
+
+No timer is started per payment: the sweep checks a payment still pending once its callback's wait is
+over (mpesa.reconciliation.stragglers), and only then does a timeout flow run."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from datetime import timedelta
 
 from mpesa.clock import Deadline, now_utc
 from mpesa.edge.signed_urls import signed_callback_url
-from mpesa.errors import ConfigurationError, ConflictError
+from mpesa.errors import ConfigurationError, ConflictError, RequestInProgressError
 from mpesa.flows.stk.outcomes import Initiation, Upstream
 from mpesa.flows.stk.ports import StkDeps
 from mpesa.flows.stk.request import StkPaymentRequest, transaction_id_for
@@ -30,7 +33,8 @@ from mpesa.records.model import (
 )
 from mpesa.telemetry import logger
 
-SWEEP_SLACK_S = 120  # beyond the timeout flow's horizon, before the sweep looks at a record itself
+SWEEP_SLACK_S = 120  # beyond the prompt flow's horizon, before the sweep looks at a record itself
+IN_FLIGHT = timedelta(seconds=30)  # API Gateway's limit: a first request younger than this may still run
 
 
 class IdempotencyConflictError(ConflictError):
@@ -65,7 +69,9 @@ class StkInitiation:
         if waits and deps.prompt_flow is None:
             raise ConfigurationError({"PROMPT_FLOW_STATE_MACHINE_ARN": "is required for prompts that wait"})
         url = None if waits else signed_callback_url(deps.settings, Kind.STK.value, transaction_id)
-        horizon_s = deps.timing.prompt_horizon_s(provider.prompt_wait_s()) if waits else deps.timing.horizon_s
+        # A waiting prompt's flow runs from the start, watched by the sweep; a push is checked by the
+        # sweep's pass over the day once its callback's wait is over, outside the pending index.
+        horizon_s = deps.timing.prompt_horizon_s(provider.prompt_wait_s()) if waits else None
         try:
             record = deps.store.create_pending(
                 NewRecord(
@@ -76,7 +82,9 @@ class StkInitiation:
                     amount=request.amount,
                     msisdn=request.msisdn,
                     details=request.details,
-                    next_check_at=now_utc() + timedelta(seconds=horizon_s + SWEEP_SLACK_S),
+                    next_check_at=None
+                    if horizon_s is None
+                    else now_utc() + timedelta(seconds=horizon_s + SWEEP_SLACK_S),
                     refs=provider.prompt_refs(),
                 )
             )
@@ -105,6 +113,8 @@ class StkInitiation:
             if record.status is Status.PENDING:
                 self._start_prompt_flow(record)
             return Initiation(record, Upstream.QUEUED)
+        if _in_flight(record, record.checkout_request_id):
+            raise RequestInProgressError(record.transaction_id)
         upstream = Upstream.ACCEPTED if record.checkout_request_id else Upstream.UNKNOWN
         if record.status is Status.FAILED and record.settled_by is SettledBy.INITIATION:
             upstream = Upstream.REJECTED
@@ -144,7 +154,6 @@ class StkInitiation:
                 break
             except Exception:  # the callback URL names the record, so a callback still settles it
                 logger.exception("could not store the CheckoutRequestID", extra={"attempt": attempt})
-        self._start_flow(transaction_id)
         record = self._current(transaction_id, refs)
         if record.checkout_request_id is None:
             record = replace(record, refs={**record.refs, **refs})
@@ -153,7 +162,6 @@ class StkInitiation:
     def _outcome_unknown(self, transaction_id: str, reason: str) -> Initiation:
         logger.warning("STK push outcome unknown; not re-sent", extra={"error": reason})
         _guarded(self._deps.store.flag, transaction_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
-        self._start_flow(transaction_id)
         return Initiation(self._current(transaction_id), Upstream.UNKNOWN)
 
     def _rejected(self, transaction_id: str, refused: Refused) -> Initiation:
@@ -184,13 +192,15 @@ class StkInitiation:
             logger.exception("could not read the record back")
             return Record.placeholder(Kind.STK, transaction_id, refs)
 
-    def _start_flow(self, transaction_id: str) -> None:
-        if self._deps.flow is None:
-            return
-        try:
-            self._deps.flow.start(transaction_id)
-        except Exception:  # the sweep resolves records whose flow never started
-            logger.exception("could not start the timeout flow; the sweep will resolve the payment")
+
+def _in_flight(record: Record, answer_id: str | None) -> bool:
+    """The first request with this key may still be waiting for M-Pesa's answer (API Gateway gives it
+    30 s): nothing says what became of it yet, so a replay is told to ask again, not that it is unknown."""
+    if record.status is not Status.PENDING or answer_id is not None:
+        return False
+    if Flag.OUTCOME_UNKNOWN_AT_INITIATION in record.flags or not record.created_at:
+        return False
+    return now_utc() - record.created < IN_FLIGHT
 
 
 def prompt_execution_name(record: Record) -> str:

@@ -17,6 +17,7 @@ from mpesa.telemetry import count, logger
 UNKNOWN_RECHECK = timedelta(minutes=15)  # an UNKNOWN record is looked at again by the sweep after this
 DEFERRED_RECHECK = timedelta(minutes=5)  # M-Pesa could not answer: ask again then
 NO_ANSWER_REASON = "still pending after the timeout flow's horizon"
+SWEEP_SLACK_S = 120  # beyond a flow's last query, before the sweep looks at its record itself
 
 
 class StkResolution:
@@ -105,6 +106,41 @@ class StkResolution:
             store.reschedule(Kind.STK, current.transaction_id, now + later)
             return [*counts, "still_unknown"]
         return ["resolved"]
+
+    @property
+    def wait_s(self) -> int:
+        """How long after the push the sweep checks a payment that is still pending (the callback's wait)."""
+        return self._deps.timing.wait_seconds
+
+    def check(self, record: Record, now: datetime, deadline: Deadline | None) -> list[str]:
+        """The sweep's one check of a payment whose callback's wait is over and that nobody watches yet
+        (mpesa.reconciliation.stragglers): one query; if it is still pending, the timeout flow (Standard,
+        named by the transaction) queries on, and the sweep watches it behind the flow. Most payments
+        settle by callback before this and never start an execution."""
+        logger.append_keys(transaction_id=record.transaction_id)
+        deps = self._deps
+        try:
+            current = self.query_now(record, deadline=deadline).record
+        except ProviderUnavailableError:
+            current = record  # the flow retries the query
+        if current.status is not Status.PENDING:
+            return ["settled_by_check"]
+        watched = deps.store.reschedule(Kind.STK, record.transaction_id, now + self._after_flow())
+        if not watched:
+            return ["settled_by_check"]  # settled meanwhile (a late callback)
+        if deps.flow is None:
+            return ["watched"]
+        try:
+            deps.flow.start(record.transaction_id)
+        except Exception:  # the sweep resolves it when its watch is due
+            logger.exception("could not start the timeout flow; the sweep will resolve the payment")
+            return ["watched"]
+        return ["flow_started"]
+
+    def _after_flow(self) -> timedelta:
+        """When the sweep looks again at a payment handed to its timeout flow: after the flow's queries."""
+        timing = self._deps.timing
+        return timedelta(seconds=timing.query_interval_seconds * timing.max_attempts + SWEEP_SLACK_S)
 
     def _abandon(self, record: Record) -> list[str]:
         """A waiting prompt no task claimed by the end of its flow's horizon was never sent (its flow never
