@@ -58,7 +58,8 @@ IdentifierType = Literal["1", "2", "4"]
 
 class DarajaRequest(BaseModel):
     # defer_build: a model's validator is built when it is first used, so a function builds only the
-    # models of the APIs it calls and the callbacks it receives (each module defines many).
+    # models of the APIs it calls and the callbacks it receives (each module defines many). The two
+    # configs stay literal: the pydantic mypy plugin reads validate_by_name from them.
     model_config = ConfigDict(
         validate_by_name=True,
         validate_by_alias=True,

@@ -4,8 +4,9 @@ Names load on first use: a function imports only the parts of the flow it uses (
 checks its URL never builds the flow, nor the models and records behind it).
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mpesa.lazy import lazy_exports
 
 _EXPORTS = {
     "AccountBalances": "mpesa.flows.b2c.balance",
@@ -64,8 +65,4 @@ if TYPE_CHECKING:
     from mpesa.flows.b2c.request import PayoutBody, PayoutRequest, payout_id_for, validate_request
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mpesa.flows.b2c' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

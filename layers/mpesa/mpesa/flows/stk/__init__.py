@@ -4,8 +4,9 @@ Names load on first use: a function imports only the parts of the flow it uses (
 endpoint reads a payment's view without building the flow, nor the callback models behind it).
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mpesa.lazy import lazy_exports
 
 _EXPORTS = {
     "StkEvents": "mpesa.flows.stk.events",
@@ -64,8 +65,4 @@ if TYPE_CHECKING:
     from mpesa.providers.base import status_for
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mpesa.flows.stk' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
