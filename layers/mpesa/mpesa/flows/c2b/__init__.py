@@ -1,7 +1,8 @@
 """The C2B (Pay Bill / Buy Goods) flow: URL registration, validation, confirmation, expected payments.
 
-Names load on first use: a function imports only the parts of the flow it uses (a webhook that
-checks its URL never builds the flow, nor the models and records behind it).
+Names load on first use (mpesa.lazy): the validation and confirmation webhooks check their hook token
+with `urls` alone at start; the flow, its store and its models load with the first request, and the
+list endpoints import their views without them.
 """
 
 from typing import TYPE_CHECKING
