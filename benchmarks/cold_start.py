@@ -2,6 +2,7 @@
 the process's peak RSS, as ratios to a floor process that only does `import boto3, requests`.
 
     .venv/bin/python -m benchmarks.cold_start [--repeat 5] [--top 10] [--function stk_push ...] [--no-bytecode]
+        [--layer BUILT_LAYER/python]
 
 Each function of template.yaml (CodeUri, Handler) is imported as Lambda's runtime does: a new
 interpreter (this one), the function's directory first on sys.path (/var/task), then the layer
@@ -18,7 +19,10 @@ CPU time, which other processes on a shared machine disturb far less than wall t
 CPU-bound too: at 512 MB a function has about 0.3 of a vCPU); memory is `ru_maxrss`. --top N also
 runs each function once under `-X importtime` and prints its heaviest imports by package.
 --no-bytecode gives every process an empty bytecode cache (everything compiled from source: the upper
-bound for a layer shipped without .pyc).
+bound for a layer shipped without .pyc). --layer imports a built layer instead of layers/mpesa (its
+packages before the venv's; boto3 and the other runtime-provided packages from the venv, precompiled as
+the runtime's are) and writes no bytecode, as on Lambda's read-only /opt: a layer built with its
+bytecode against the same layer without it shows what shipping the .pyc files saves.
 """
 
 from __future__ import annotations
@@ -142,12 +146,17 @@ def _placeholder(name: str, value: Any) -> str:
     return f"{name.lower().replace('_', '-')}-cold-start"
 
 
-def targets(only: Sequence[str] = ()) -> list[Target]:
+def targets(only: Sequence[str] = (), layer: Path | None = None) -> list[Target]:
+    """`layer`: a built layer's python/ folder instead of the source tree (and the venv's packages): the
+    layer as deployed, imported as on Lambda, where /opt is read-only and no bytecode is ever written."""
     functions = template_functions()
     base = lambda_environment("ColdStartFloor", {}, LAYER)
+    if layer is not None:
+        base["PYTHONDONTWRITEBYTECODE"] = "1"
+    layer = layer or LAYER
     out = [
         Target(FLOOR, "floor", "", (), base, None),
-        Target(DARAJA, "module", "mpesa.daraja.client", (LAYER,), base, TARGETS[DARAJA]),
+        Target(DARAJA, "module", "mpesa.daraja.client", (layer,), base, TARGETS[DARAJA]),
     ]
     for logical_id, props in sorted(functions.items(), key=lambda kv: str(kv[1]["CodeUri"])):
         code = ROOT / str(props["CodeUri"])
@@ -156,7 +165,9 @@ def targets(only: Sequence[str] = ()) -> list[Target]:
         module = str(props.get("Handler", "app.handler")).rsplit(".", 1)[0]
         target = STK_PUSH_TARGET if code.name == "stk_push" else FUNCTION_TARGET
         env = lambda_environment(logical_id, props, code)
-        out.append(Target(code.name, "handler", module, (code, LAYER), env, target))
+        if "PYTHONDONTWRITEBYTECODE" in base:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        out.append(Target(code.name, "handler", module, (code, layer), env, target))
     return out
 
 
@@ -243,11 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=0, help="print each function's N heaviest import groups")
     parser.add_argument("--function", action="append", default=[], help="functions/<name> only (repeatable)")
     parser.add_argument("--no-bytecode", action="store_true", help="every process compiles from source")
+    parser.add_argument(
+        "--layer",
+        type=Path,
+        help="a built layer's python/ folder (make -C layers/mpesa build-MpesaLayer ARTIFACTS_DIR=...): the "
+        "layer as shipped, its bytecode or not, nothing written (as on Lambda's read-only /opt)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    chosen = targets(args.function)
+    chosen = targets(args.function, layer=args.layer.resolve() if args.layer else None)
     rows = measure(chosen, args.repeat, no_bytecode=args.no_bytecode)
     cache = "no bytecode cache (all compiled from source)" if args.no_bytecode else "bytecode cached"
+    if args.layer:
+        cache = f"layer {args.layer} as built (its own bytecode or none; nothing written)"
     print(
         f"cold import, median of {args.repeat} fresh processes each, {cache}; ratios to the floor of this run"
         " (import time ratio on CPU time: steadier than wall time on a shared machine)"

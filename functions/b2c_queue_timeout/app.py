@@ -22,7 +22,7 @@ from mpesa.edge.signed_urls import verify
 from mpesa.errors import CallbackRefusedError
 from mpesa.flows.b2c import urls
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
 @app.webhook(

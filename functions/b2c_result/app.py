@@ -24,7 +24,7 @@ from mpesa.errors import CallbackRefusedError
 from mpesa.flows.b2c import urls
 from mpesa.records import SettledBy, SettleResult
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
 @app.webhook(

@@ -20,7 +20,7 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import CallbackRefusedError, PayloadTooLargeError
 from mpesa.flows.c2b import verify_hook
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
 @app.webhook(

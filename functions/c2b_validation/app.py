@@ -21,7 +21,7 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, InputError
 from mpesa.flows.c2b import check_trans_id, verify_hook
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
 @app.webhook(

@@ -17,7 +17,7 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry
 from mpesa.errors import CallbackRefusedError, TooManyCallbacksError
 from mpesa.records import InboxReason, Kind
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 PULL_REF = "pull-transactions"
 
 

@@ -22,7 +22,7 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.edge.signed_urls import verify
 from mpesa.errors import CallbackRefusedError, PayloadTooLargeError
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
 @app.webhook(

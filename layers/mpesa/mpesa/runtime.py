@@ -15,29 +15,29 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mpesa.errors import ConfigurationError
-from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayments
-from mpesa.markets import Country
-from mpesa.providers.registry import DARAJA, Providers, markets_of
-from mpesa.reconciliation.sweep import Sweep
-from mpesa.records.model import Kind, Record
-from mpesa.records.outbox import EventCatalog, Outbox
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
+    # Like the other flows, STK's loads with its first use: a payout or C2B function never imports it.
     from mpesa.daraja.client import DarajaClient
     from mpesa.flows.b2c import AccountBalances, B2cGateway, B2cPayouts, PayoutTiming
     from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
+    from mpesa.flows.stk import FlowTiming, StkGateway, StkPayments
     from mpesa.openapi.client import OpenApiClient
     from mpesa.providers.openapi import OpenApiGateway
+    from mpesa.providers.registry import Providers
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
+    from mpesa.reconciliation.sweep import Sweep
     from mpesa.records.balances import DynamoBalances
     from mpesa.records.budgets import DynamoBudgets
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
+    from mpesa.records.model import Record
+    from mpesa.records.outbox import Outbox
     from mpesa.settings import MpesaSettings
 
 
@@ -49,6 +49,8 @@ def env(name: str) -> str:
 
 
 def flow_timing() -> FlowTiming:
+    from mpesa.flows.stk import FlowTiming
+
     defaults = FlowTiming()
     return FlowTiming(
         wait_seconds=int(os.environ.get("STK_TIMEOUT_WAIT_SECONDS", defaults.wait_seconds)),
@@ -163,6 +165,9 @@ def publisher() -> EventBridgePublisher:
 def outbox() -> Outbox:
     from mpesa.flows.b2c.events import B2cEvents
     from mpesa.flows.c2b.events import C2BEvents
+    from mpesa.flows.stk.events import StkEvents
+    from mpesa.records.model import Kind
+    from mpesa.records.outbox import EventCatalog, Outbox
 
     catalogs: dict[Kind, EventCatalog] = {Kind.STK: StkEvents(), Kind.B2C: B2cEvents(), Kind.C2B: C2BEvents()}
     return Outbox(store(), publisher(), catalogs)
@@ -209,8 +214,10 @@ def openapi_gateway() -> OpenApiGateway:
 @cache
 def providers() -> Providers:
     """Each market's provider (mpesa.providers.registry): Kenya is Daraja, Tanzania Vodacom's OpenAPI."""
+    from mpesa.markets import Country
     from mpesa.providers.daraja import DarajaProvider
     from mpesa.providers.openapi import OpenApiProvider
+    from mpesa.providers.registry import Providers
 
     return Providers(
         settings(),
@@ -258,6 +265,8 @@ def account_balances() -> AccountBalances:
 
 @cache
 def stk_payments() -> StkPayments:
+    from mpesa.flows.stk import StkDeps, StkPayments
+
     timing = flow_timing()
     arn = os.environ.get("STK_TIMEOUT_STATE_MACHINE_ARN")
     starter = StepFunctionsStarter(arn, lambda txn: stk_timeout_input(txn, timing)) if arn else None
@@ -318,6 +327,7 @@ def c2b_payments() -> C2BPayments:
 @cache
 def sweep() -> Sweep:
     from mpesa.reconciliation.stragglers import StragglerPass
+    from mpesa.reconciliation.sweep import Sweep
 
     stk, b2c = stk_payments().resolution, b2c_payouts().resolution
     return Sweep(store(), outbox(), [stk, b2c], StragglerPass(store(), outbox(), [stk, b2c]))
@@ -341,6 +351,7 @@ def reconciliation() -> DailyReconciliation:
     from mpesa.flows.b2c.reconcile import PayoutReconciler
     from mpesa.flows.c2b.reconcile import C2BReconciler
     from mpesa.flows.stk.reconcile import StkReconciler
+    from mpesa.providers.registry import DARAJA, markets_of
     from mpesa.reconciliation.daily import DailyReconciliation, FlowReconciler
     from mpesa.reconciliation.statement import PullStatement
 
@@ -367,6 +378,8 @@ def reconciliation() -> DailyReconciliation:
 
 
 def _review_unconfirmed(record: Record) -> None:
+    from mpesa.records.model import Kind
+
     if record.kind is Kind.STK:
         stk_payments().callbacks.review_unconfirmed(record)
 

@@ -17,10 +17,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import requests
-from pydantic import ValidationError
 
 from mpesa.clock import Deadline
 from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, Permit
@@ -37,7 +36,6 @@ from mpesa.daraja.errors import (
     OutcomeUnknownError,
     api_error,
 )
-from mpesa.daraja.models import AccessTokenResponse, DarajaResponse, ErrorBody, parse_response
 from mpesa.daraja.tokens import DEFAULT_LEASE_S, LEASE_SLACK_S, TokenProvider
 from mpesa.daraja.transport import (
     RetryKind,
@@ -47,7 +45,11 @@ from mpesa.daraja.transport import (
     request_not_sent,
     session_for,
 )
-from mpesa.settings import MpesaSettings
+
+if TYPE_CHECKING:  # the models load with the first answer read: importing the client builds none
+    from mpesa.daraja.models import AccessTokenResponse
+    from mpesa.daraja.wire import DarajaResponse
+    from mpesa.settings import MpesaSettings
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +238,10 @@ class RequestPipeline:
             raise DarajaResponseError(endpoint.api, status, problem)
         error = None
         if isinstance(payload, dict) and "errorCode" in payload:
+            from pydantic import ValidationError
+
+            from mpesa.daraja.models import ErrorBody
+
             try:
                 error = ErrorBody.model_validate(payload)
             except ValidationError:
@@ -267,6 +273,8 @@ class RequestPipeline:
         payload: dict[str, Any],
         ocid: str | None = None,
     ) -> M:
+        from mpesa.daraja.models import parse_response
+
         try:
             return parse_response(endpoint.api, model, status, payload)
         except DarajaResponseError as exc:
@@ -280,6 +288,8 @@ class RequestPipeline:
             raise
 
     def _fetch_token(self, deadline: Deadline) -> AccessTokenResponse:
+        from mpesa.daraja.models import AccessTokenResponse, parse_response
+
         s = self.settings
         pair = f"{s.consumer_key.get_secret_value()}:{s.consumer_secret.get_secret_value()}"
         basic = base64.b64encode(pair.encode()).decode("ascii")

@@ -111,11 +111,14 @@ class MpesaResolver(APIGatewayHttpResolver):
         return json.dumps(document)
 
 
-def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> MpesaResolver:
+def new_resolver(*, record_noun: str = "record", id_name: str = "id", webhooks_only: bool = False) -> MpesaResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
-    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id")."""
-    app = MpesaResolver(enable_validation=True, json_body_deserializer=json_body)
+    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id"). `webhooks_only`: every
+    route is a webhook (`app.webhook`), whose body our bounded parser reads and whose path parameters are
+    plain strings, so the resolver loads no request validation (Powertools' OpenAPI validation middleware
+    and the pydantic machinery behind it)."""
+    app = MpesaResolver(enable_validation=not webhooks_only, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from mpesa import rules
-from mpesa.daraja.models import B2CCommand
+from mpesa.daraja.wire import B2CCommand
 from mpesa.errors import InputError
 from mpesa.markets import Country, TransactionKind, check_amount, market_for, normalise_msisdn
 from mpesa.money import parse_amount
