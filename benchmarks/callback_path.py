@@ -1,8 +1,12 @@
 """Measures the STK callback path: the real handler over moto (in-process DynamoDB and EventBridge).
 
-Prints latency percentiles and throughput for first deliveries and for duplicates, and the peak memory
-the path allocates. moto is much slower than DynamoDB, so read the figures as relative costs of our
-code path (e.g. duplicate vs first delivery), not as production latencies.
+Prints latency percentiles and throughput for first deliveries and for duplicates, the log bytes each
+writes, and the peak memory the path allocates. moto is much slower than DynamoDB, so read the figures as
+relative costs of our code path (e.g. duplicate vs first delivery), not as production latencies.
+
+Logging and metrics run as deployed (INFO, EMF metrics on), so their cost is in the timings; what the
+handler prints (JSON log lines, EMF documents) is counted per delivery and kept out of the table
+(benchmarks.meter.CountingStream). No botocore hooks are installed: nothing but the handler is timed.
 
     .venv/bin/python -m benchmarks.callback_path [--payments 300]    (from the repository root)
 """
@@ -15,6 +19,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "mpesa"))  # the layer, as on Lambda
 
@@ -36,28 +41,29 @@ def main() -> None:
         "MPESA_CALLBACK_SECRET": secrets.token_hex(24),
         "MPESA_CALLBACK_ALLOWED_IPS": "127.0.0.1",
         "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
-        "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
         "STATE_TABLE_NAME": "StateTable",
         "EVENT_BUS_NAME": "payments-bus",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        "POWERTOOLS_LOG_LEVEL": "INFO",  # as deployed (the template's LogLevel default)
         "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-        "POWERTOOLS_METRICS_DISABLED": "true",  # keep stdout for the table (EMF goes to stdout)
+        "POWERTOOLS_METRICS_DISABLED": "false",  # as deployed: EMF lines are counted, not shown
         "POWERTOOLS_SERVICE_NAME": "bench",
     }
     os.environ.update(env)
     from moto import mock_aws
 
+    from benchmarks.meter import Meter, counting_streams
     from tests.support.stack import MOTO_CONFIG, EventTap, create_tables
 
-    with mock_aws(config=MOTO_CONFIG):
+    meter = Meter({})  # not installed: used for its handler wrapper and output counting only
+    # The streams are replaced before the handler module is imported: Powertools' Logger keeps the stream it sees.
+    with counting_streams(meter) as out, mock_aws(config=MOTO_CONFIG):
         create_tables()
         EventTap.install()
-        run(args.payments)
+        run(args.payments, meter, out)
 
 
-def run(payments: int) -> None:
-    import logging
+def run(payments: int, meter: Any, out: TextIO) -> None:
     from datetime import timedelta
 
     from functions.stk_callback import app
@@ -68,7 +74,7 @@ def run(payments: int) -> None:
     from mpesa.records import Kind, NewRecord, Ref
     from tests.support.apigw import Context, http_event
 
-    logging.getLogger("mpesa").setLevel(logging.ERROR)
+    handler = meter.handler("StkCallbackFunction", app.handler, "api")
     store = runtime.store()
     secret = runtime.settings().callback_secret
     assert secret is not None
@@ -110,40 +116,44 @@ def run(payments: int) -> None:
         path = f"/v1/hooks/stk/{txn_id}/{sign(secret.get_secret_value(), 'stk', txn_id)}"
         events.append(http_event("POST", path, route="/v1/hooks/stk/{transaction_id}/{signature}", body=body))
 
-    app.handler(events[0], Context())  # warm-up: imports, clients
+    handler(events[0], Context())  # warm-up: imports, clients
+    meter.take()
     rows = []
     for label, batch in (("first delivery", events[1:]), ("duplicate", events[1:])):
         timings = []
         started = time.perf_counter()
         for event in batch:
             t0 = time.perf_counter()
-            response = app.handler(event, Context())
+            response = handler(event, Context())
             timings.append(time.perf_counter() - t0)
             assert response["statusCode"] == 200
         elapsed = time.perf_counter() - started
-        rows.append((label, len(batch), timings, elapsed))
+        log_bytes = sum(i.log_bytes for i in meter.take()) / len(batch)
+        rows.append((label, len(batch), timings, elapsed, log_bytes))
     # Memory in a separate pass (tracemalloc slows everything it watches): one more duplicate each.
     tracemalloc.start()
     baseline, _ = tracemalloc.get_traced_memory()
     for event in events[1:]:
-        app.handler(event, Context())
+        handler(event, Context())
     current, peak = tracemalloc.get_traced_memory()
     if os.environ.get("BENCH_TOP"):
         for stat in tracemalloc.take_snapshot().statistics("filename")[:8]:
-            print(stat)
+            print(stat, file=out)
     tracemalloc.stop()
 
-    print(f"{'case':<16}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'per s':>10}")
-    for label, n, timings, elapsed in rows:
+    print(f"{'case':<16}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'per s':>10}{'log B':>8}", file=out)
+    for label, n, timings, elapsed, log_bytes in rows:
         ordered = sorted(timings)
         p95 = ordered[int(0.95 * (len(ordered) - 1))]
         print(
             f"{label:<16}{n:>6}{statistics.median(ordered) * 1e3:>10.2f}{p95 * 1e3:>10.2f}"
-            f"{ordered[-1] * 1e3:>10.2f}{n / elapsed:>10.1f}"
+            f"{ordered[-1] * 1e3:>10.2f}{n / elapsed:>10.1f}{log_bytes:>8.0f}",
+            file=out,
         )
     print(
         f"memory over {len(events) - 1} more deliveries: peak {(peak - baseline) / 1024:.0f} KiB above the start, "
-        f"{(current - baseline) / 1024:.0f} KiB retained (mostly moto's DynamoDB model; BENCH_TOP=1 lists)"
+        f"{(current - baseline) / 1024:.0f} KiB retained (mostly moto's DynamoDB model; BENCH_TOP=1 lists)",
+        file=out,
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import secrets
 import string
 import threading
@@ -30,6 +29,7 @@ from local.template import (
     StackModel,
 )
 
+BUCKET_TYPE = "AWS::S3::Bucket"
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 LOCAL_ROLE_NAME = "local-stack-execution-role"
 EVENTS_RULE_NAME = "local-events-log"
@@ -53,8 +53,20 @@ class MotoServer(HttpServer):
         class QuietHandler(QuietRequestHandler, MotoRequestHandler):
             """moto's request handler without the per-request log line."""
 
-        app = DomainDispatcherApplication(create_backend_app)
-        super().__init__(host, port, app, "moto", request_handler=QuietHandler)
+        class Dispatcher(DomainDispatcherApplication):
+            """moto finds a request's service by listing its package folder and trying hundreds of URL
+            patterns, under one lock, on every request; the answer for a host never changes."""
+
+            def __init__(self) -> None:
+                super().__init__(create_backend_app)
+                self._backends: dict[str | None, Any] = {}
+
+            def get_backend_for_host(self, host: str | None) -> Any:
+                if host not in self._backends:  # called under moto's own lock
+                    self._backends[host] = super().get_backend_for_host(host)
+                return self._backends[host]
+
+        super().__init__(host, port, Dispatcher(), "moto", request_handler=QuietHandler)
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
@@ -127,11 +139,13 @@ class LocalResources:
         for logical_id in self.model.of_type(QUEUE_TYPE):
             self.create_queue(logical_id)
         self.create_event_buses()
+        for logical_id in self.model.of_type(BUCKET_TYPE):
+            self.create_bucket(logical_id)
         for logical_id in self.model.of_type(*FUNCTION_TYPES):
             self.create_function(logical_id)
         for logical_id in self.model.of_type(*STATE_MACHINE_TYPES):
             self.create_state_machine(logical_id)
-        known = TABLE_TYPES | {SECRET_TYPE, QUEUE_TYPE, BUS_TYPE} | FUNCTION_TYPES | STATE_MACHINE_TYPES
+        known = TABLE_TYPES | {SECRET_TYPE, QUEUE_TYPE, BUS_TYPE, BUCKET_TYPE} | FUNCTION_TYPES | STATE_MACHINE_TYPES
         for logical_id, spec in self.model.resources.items():
             if spec.get("Type") not in known:
                 self.ignored[logical_id] = str(spec.get("Type"))
@@ -228,6 +242,16 @@ class LocalResources:
             )
             events.put_targets(Rule=EVENTS_RULE_NAME, EventBusName=bus, Targets=[{"Id": "log", "Arn": queue_arn}])
 
+    # -- S3 -----------------------------------------------------------------------------------
+    def create_bucket(self, logical_id: str) -> None:
+        """The template's `BucketName`, or `<stack>-<logicalid>` in lower case (S3 allows no capitals),
+        which `Ref` then gives. Encryption, versioning, lifecycle and policies are not applied."""
+        props = self.model.resolve(self.model.resources[logical_id].get("Properties") or {}, logical_id) or {}
+        name = str(props.get("BucketName") or f"{self.model.stack_name}-{logical_id}".lower())
+        where = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        self._client("s3").create_bucket(Bucket=name, **where)
+        self.model.refs[logical_id] = name
+
     # -- Lambda and Step Functions ------------------------------------------------------------
     def create_function(self, logical_id: str) -> None:
         props = self.model.properties(logical_id)
@@ -302,17 +326,23 @@ class EventsLog:
                     return
                 self._log(f"events log: {type(exc).__name__}: {exc}")
                 continue
-            for message in batch:
-                self._write(message["Body"])
-                self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not batch:
+                continue
+            self._write([message["Body"] for message in batch])
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(batch)],
+            )
 
-    def _write(self, body: str) -> None:
-        try:
-            event = json.loads(body)
-        except json.JSONDecodeError:
-            event = {"raw": body}
+    def _write(self, bodies: list[str]) -> None:
+        events = []
+        for body in bodies:
+            try:
+                events.append(json.loads(body))
+            except json.JSONDecodeError:
+                events.append({"raw": body})
+        # Flushed, so readers see each line at once; not fsync'd: a development log need not survive a crash.
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, separators=(",", ":")) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._log(f"event  {event.get('source', '?')} / {event.get('detail-type', '?')} -> {self.path}")
+            handle.writelines(json.dumps(event, separators=(",", ":")) + "\n" for event in events)
+        for event in events:
+            self._log(f"event  {event.get('source', '?')} / {event.get('detail-type', '?')} -> {self.path}")

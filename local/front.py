@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from local.template import Route
+from local.workers import FunctionError, HandlerUnavailable
 
 RESERVED_PREFIXES = ("/_local/", "/docs", "/openapi.json")
 _TEXT_TYPES = re.compile(
@@ -307,6 +308,8 @@ class Front:
         try:
             result = self._invoke(route.function, event)
             return to_response(result)
+        except (FunctionError, HandlerUnavailable) as exc:  # the worker printed the traceback
+            self._log(f"[{route.function}] {route.route_key} failed; the client gets 502: {exc}")
         except Exception:  # noqa: BLE001 (any handler error is a 502, as on API Gateway)
             self._log(f"[{route.function}] {route.route_key} failed; the client gets 502:\n{traceback.format_exc()}")
-            return api_error(HTTPStatus.BAD_GATEWAY, "Internal Server Error")
+        return api_error(HTTPStatus.BAD_GATEWAY, "Internal Server Error")

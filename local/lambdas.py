@@ -1,84 +1,94 @@
-"""Run the template's Lambda handlers in this process, each with its own environment.
+"""The template's Lambda functions, each run by its own pool of worker processes (local.workers).
 
-Handlers are imported by their package path when their folder is a package (`functions/x/app.py`
-with `__init__.py` files up to the repository root becomes `functions.x.app`), otherwise by file path
-under a unique module name, so two `app.py` files never clash. The function's layers are put on
-`sys.path` first, as `/opt/python` is on Lambda.
-
-`patch_moto_lambda()` routes moto's Lambda `Invoke` (used by Step Functions Task states and by any
-`lambda.invoke` call against the local endpoint) to these handlers.
+`FunctionRuntime` turns each function of the template into a `WorkerSpec` (its code folder, handler,
+layers, Timeout, MemorySize and complete environment) and a `FunctionPool`. Everything that runs a
+function goes through `invoke`: the HTTP front, schedules, and moto's Lambda `Invoke`, which
+`patch_moto_lambda()` routes here (Step Functions Task states and any `lambda.invoke` against the
+local endpoint).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import contextlib
 import json
-import sys
 import threading
-import time
-import traceback
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from local.environ import ScopedEnviron
 from local.template import Function, StackModel
+from local.workers import FunctionError, FunctionPool, HandlerUnavailable, WorkerSpec, stop_all
 
-Handler = Callable[[Any, Any], Any]
+__all__ = ["FunctionError", "FunctionRuntime", "HandlerUnavailable", "patch_moto_lambda"]
+
+IDLE_SWEEP_S = 10.0
 
 
-class HandlerUnavailable(Exception):
-    """The function's code could not be imported (the import error was already printed)."""
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Python runtime's context object that handlers and Powertools read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_s: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    identity: Any = None
-    client_context: Any = None
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/[$LATEST]{self.aws_request_id.replace('-', '')}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        remaining = self.timeout_s - (time.monotonic() - self._started)
-        return max(0, int(remaining * 1000))
+def worker_spec(model: StackModel, function: Function, environment: Mapping[str, str]) -> WorkerSpec:
+    """What a worker of `function` runs; ValueError/FileNotFoundError says why it cannot."""
+    props = function.properties
+    if "Handler" not in props:
+        raise ValueError("no Handler property")
+    code_uri = props.get("CodeUri", ".")
+    if not isinstance(code_uri, str):
+        raise ValueError("only a local CodeUri folder is supported")
+    handler = str(props["Handler"])
+    module_part, _, _ = handler.rpartition(".")
+    code_dir = (model.root / code_uri).resolve()
+    source = code_dir / (module_part.replace(".", "/") + ".py")
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} (from CodeUri {code_uri!r} and Handler {handler!r})")
+    memory_mb = int(props.get("MemorySize", 128))
+    runtime = {  # what the Lambda runtime sets (AWS_LAMBDA_LOG_STREAM_NAME is per worker)
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{props.get('Runtime', 'python3.12')}",
+        "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "TZ": ":UTC",
+        "PYTHONUNBUFFERED": "1",  # the console shows a function's logs as they are written
+    }
+    return WorkerSpec(
+        logical_id=function.logical_id,
+        function_name=function.name,
+        function_arn=function.arn,
+        handler=handler,
+        code_dir=code_dir,
+        layers=tuple(model.function_layer_paths(function.logical_id)),
+        timeout_s=float(props.get("Timeout", 3)),
+        memory_mb=memory_mb,
+        environment={**environment, **runtime},
+    )
 
 
 class FunctionRuntime:
     def __init__(
         self,
         model: StackModel,
-        environ: ScopedEnviron,
-        environments: dict[str, dict[str, str]],
+        environments: Mapping[str, Mapping[str, str]],
         *,
+        max_workers: int,
+        idle_timeout_s: float,
         log: Callable[[str], None] = print,
     ) -> None:
-        self.model = model
-        self.environ = environ
-        self.environments = environments  # logical id -> variables that differ from the common ones
         self.functions: dict[str, Function] = model.functions()
-        self._handlers: dict[str, Handler] = {}
-        self._import_lock = threading.RLock()
+        self.pools: dict[str, FunctionPool] = {}
+        self.unavailable: dict[str, str] = {}  # functions whose code cannot even be located
         self._log = log
+        for logical_id, function in self.functions.items():
+            try:
+                spec = worker_spec(model, function, environments.get(logical_id, {}))
+            except (ValueError, FileNotFoundError) as exc:
+                self.unavailable[logical_id] = f"{type(exc).__name__}: {exc}"
+                log(f"[{logical_id}] cannot import its handler: {self.unavailable[logical_id]}")
+                continue
+            self.pools[logical_id] = FunctionPool(spec, max_workers=max_workers, idle_timeout_s=idle_timeout_s, log=log)
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._stop_idle_workers, name="idle-workers", daemon=True)
 
     # -- lookup -------------------------------------------------------------------------------
     def logical_id_for(self, name_or_arn: str) -> str | None:
@@ -88,115 +98,53 @@ class FunctionRuntime:
                 return logical_id
         return None
 
-    @contextmanager
-    def scope(self, logical_id: str) -> Iterator[None]:
-        function = self.functions[logical_id]
-        extra = {
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.properties.get("MemorySize", 128)),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-            "_HANDLER": str(function.properties.get("Handler", "")),
-        }
-        with self.environ.scope({**extra, **self.environments.get(logical_id, {})}):
-            yield
+    def _pool(self, logical_id: str) -> FunctionPool:
+        if logical_id in self.unavailable:
+            raise HandlerUnavailable(self.unavailable[logical_id])
+        return self.pools[logical_id]
 
-    # -- import -------------------------------------------------------------------------------
-    def load_all(self) -> dict[str, str]:
-        """Import every handler now; returns {logical id: error line} for those that failed."""
-        failures: dict[str, str] = {}
-        for logical_id in self.functions:
-            try:
-                self.handler(logical_id)
-            except HandlerUnavailable as exc:
-                failures[logical_id] = str(exc)
+    # -- lifecycle ----------------------------------------------------------------------------
+    def warm_all(self) -> dict[str, str]:
+        """Start one worker per function, all at once; returns {logical id: error} for those that failed."""
+
+        def warm(pool: FunctionPool) -> None:
+            with contextlib.suppress(HandlerUnavailable):  # recorded in pool.failure, and printed
+                pool.warm()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(self.pools)), thread_name_prefix="warm") as executor:
+            list(executor.map(warm, self.pools.values()))
+        self._sweeper.start()
+        failures = dict(self.unavailable)
+        failures.update({lid: pool.failure for lid, pool in self.pools.items() if pool.failure is not None})
         return failures
 
-    def handler(self, logical_id: str) -> Handler:
-        with self._import_lock:
-            if logical_id not in self._handlers:
-                function = self.functions[logical_id]
-                with self.scope(logical_id):
-                    try:
-                        self._handlers[logical_id] = self._import(function)
-                    except Exception as exc:
-                        self._log(f"[{logical_id}] cannot import its handler:\n{traceback.format_exc()}")
-                        raise HandlerUnavailable(f"{type(exc).__name__}: {exc}") from exc
-            return self._handlers[logical_id]
+    def _stop_idle_workers(self) -> None:
+        while not self._stop.wait(IDLE_SWEEP_S):
+            for pool in self.pools.values():
+                pool.stop_idle()
 
-    def _import(self, function: Function) -> Handler:
-        props = function.properties
-        if "Handler" not in props:
-            raise ValueError("no Handler property")
-        code_uri = props.get("CodeUri", ".")
-        if not isinstance(code_uri, str):
-            raise ValueError("only a local CodeUri folder is supported")
-        module_part, _, attribute = str(props["Handler"]).rpartition(".")
-        base = (self.model.root / code_uri).resolve()
-        source = base / (module_part.replace(".", "/") + ".py")
-        if not source.is_file():
-            raise FileNotFoundError(f"{source} (from CodeUri {code_uri!r} and Handler {props['Handler']!r})")
-        for layer in self.model.function_layer_paths(function.logical_id):
-            if str(layer) not in sys.path:
-                sys.path.append(str(layer))
-        module = _import_module(source, function.logical_id, base)
-        handler = getattr(module, attribute, None)
-        if not callable(handler):
-            raise AttributeError(f"{module.__name__} has no callable {attribute!r}")
-        return handler  # type: ignore[no-any-return]
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
-    def module(self, logical_id: str) -> ModuleType | None:
-        handler = self._handlers.get(logical_id)
-        return sys.modules.get(handler.__module__) if handler is not None else None
+    def stop(self) -> None:
+        self._stop.set()
+        stop_all(list(self.pools.values()))
 
-    # -- invoke -------------------------------------------------------------------------------
-    def invoke(self, logical_id: str, event: Any) -> Any:
-        """Run the handler in this thread with the function's environment; exceptions propagate."""
-        function = self.functions[logical_id]
-        handler = self.handler(logical_id)
-        context = LambdaContext(
-            function_name=function.name,
-            invoked_function_arn=function.arn,
-            memory_limit_in_mb=int(function.properties.get("MemorySize", 128)),
-            timeout_s=float(function.properties.get("Timeout", 3)),
+    def describe(self) -> dict[str, Any]:
+        described = {logical_id: pool.describe() for logical_id, pool in self.pools.items()}
+        described.update(
+            {logical_id: {"failure": error, "workers": []} for logical_id, error in self.unavailable.items()}
         )
-        with self.scope(logical_id):
-            return handler(event, context)
+        return described
 
+    # -- running ------------------------------------------------------------------------------
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        """The handler's result, from a worker of the function; FunctionError or HandlerUnavailable."""
+        return self._pool(logical_id).invoke(event)
 
-def _import_module(source: Path, logical_id: str, base: Path) -> ModuleType:
-    directory = source.parent
-    if (directory / "__init__.py").is_file():
-        parts = [source.stem]
-        root = directory
-        while (root / "__init__.py").is_file():
-            parts.insert(0, root.name)
-            root = root.parent
-        if str(root) not in sys.path:
-            sys.path.insert(0, str(root))
-        module = importlib.import_module(".".join(parts))
-        if module.__file__ is not None and Path(module.__file__).resolve() == source:
-            return module
-    # Not a package (or shadowed by another module of that name): load by path, uniquely named.
-    if str(base) not in sys.path:
-        sys.path.append(str(base))
-    name = f"_local_handler_{logical_id}_{source.stem}"
-    spec = importlib.util.spec_from_file_location(name, source)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {source}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def lambda_error_payload(exc: BaseException) -> dict[str, Any]:
-    """What Lambda returns for an unhandled exception (errorType is what Retry/Catch match)."""
-    return {
-        "errorType": type(exc).__name__,
-        "errorMessage": str(exc),
-        "stackTrace": traceback.format_tb(exc.__traceback__),
-    }
+    def openapi(self, logical_id: str) -> str | None:
+        return self._pool(logical_id).openapi()
 
 
 @contextmanager
@@ -224,13 +172,12 @@ def patch_moto_lambda(runtime: FunctionRuntime, log: Callable[[str], None] = pri
         if invocation_type == "DryRun":
             return b""
         try:
-            result = runtime.invoke(logical_id, event)
-            return json.dumps(result).encode()
-        except Exception as exc:  # noqa: BLE001 (Lambda reports any unhandled error)
-            log(f"[{logical_id}] unhandled error (returned to the caller as a Lambda function error):")
-            log(traceback.format_exc())
+            return json.dumps(runtime.invoke(logical_id, event)).encode()
+        except (FunctionError, HandlerUnavailable) as exc:
+            if not runtime.stopping:  # Step Functions tasks still running when Ctrl-C came: no news
+                log(f"[{logical_id}] function error, returned to the caller: {exc}")
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(lambda_error_payload(exc)).encode()
+            return json.dumps(_error_payload(exc)).encode()
 
     setattr(LambdaSimpleBackend, "invoke", invoke)  # noqa: B010
     try:
@@ -239,8 +186,20 @@ def patch_moto_lambda(runtime: FunctionRuntime, log: Callable[[str], None] = pri
         setattr(LambdaSimpleBackend, "invoke", original)  # noqa: B010
 
 
+def _error_payload(exc: FunctionError | HandlerUnavailable) -> dict[str, Any]:
+    if isinstance(exc, FunctionError):
+        return exc.payload
+    # What Lambda answers when the function's init fails.
+    return {
+        "errorType": "Runtime.ImportModuleError",
+        "errorMessage": f"Unable to import module: {exc}",
+        "stackTrace": [],
+    }
+
+
 def _run_async(runtime: FunctionRuntime, logical_id: str, event: Any, log: Callable[[str], None]) -> None:
     try:
         runtime.invoke(logical_id, event)
-    except Exception:  # noqa: BLE001 (nobody waits for an async invocation)
-        log(f"[{logical_id}] unhandled error in an asynchronous invocation:\n{traceback.format_exc()}")
+    except (FunctionError, HandlerUnavailable) as exc:  # nobody waits for an asynchronous invocation
+        if not runtime.stopping:
+            log(f"[{logical_id}] asynchronous invocation failed: {exc}")

@@ -10,8 +10,11 @@ import secrets
 import string
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
+
+from local.template import Schedule
 
 # Local defaults for variables a function declares: short timeout-flow waits so that a payment with
 # no callback settles by query in seconds, yet the flow (5 s + 20 queries x 3 s = 65 s) outlasts the
@@ -27,8 +30,8 @@ LOCAL_ENV_DEFAULTS = {
     "B2C_STATUS_MAX_QUERIES": "5",
 }
 LOCAL_CALLER_IP = "127.0.0.1"
+SWEEP_SCHEDULE = "PendingSweepFunction.Sweep"
 C2B_REGISTER_ROUTE = "POST /v1/c2b/register"
-SHELL_PREFIXES_DROPPED = ("MMO_MPESA_", "MPESA_")
 CALLBACK_SECRET_LENGTH = 48
 
 
@@ -37,9 +40,20 @@ def callback_secret() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(CALLBACK_SECRET_LENGTH))
 
 
-def secret_values(simulator_config: Any, certificate_pem: str, callback_key: str) -> dict[str, str]:
-    """The sandbox credentials the simulator accepts, under the configuration names (README)."""
+def secret_values(
+    simulator_config: Any, certificate_pem: str, callback_key: str, *, openapi_public_key: str | None = None
+) -> dict[str, str]:
+    """The sandbox credentials the simulator accepts, under the configuration names (README): Daraja's,
+    and the OpenAPI's (Tanzania) when the simulator's public key is given."""
+    openapi: dict[str, str] = {}
+    if openapi_public_key is not None:
+        openapi = {
+            "MPESA_TZ_API_KEY": simulator_config.openapi_api_key,
+            "MPESA_TZ_PUBLIC_KEY": openapi_public_key,
+            "MPESA_TZ_SERVICE_PROVIDER_CODE": simulator_config.openapi_service_provider_code,
+        }
     return {
+        **openapi,
         "MMO_MPESA_CONSUMER_KEY": simulator_config.consumer_key,
         "MMO_MPESA_CONSUMER_SECRET": simulator_config.consumer_secret,
         "MMO_MPESA_BUSINESS_SHORT_CODE": simulator_config.stk_shortcode,
@@ -67,6 +81,7 @@ def function_environment(
             env[name] = value
     if simulator_url is not None:
         env["MPESA_BASE_URL"] = simulator_url
+        env["MPESA_TZ_BASE_URL"] = simulator_url  # the simulator also speaks Vodacom's OpenAPI
     env["MPESA_CALLBACK_BASE_URL"] = api_url
     allowed = env.get("MPESA_CALLBACK_ALLOWED_IPS")
     if allowed is not None and allowed.strip() != "*":
@@ -78,12 +93,17 @@ def function_environment(
     return env
 
 
-def sample_curl(api_url: str) -> str:
+def sample_curl(api_url: str, *, tanzania: bool = False) -> str:
+    body = (
+        """{"phone_number":"255740000001","amount":"1500","account_reference":"ORDER2","""
+        """"transaction_desc":"Test","country":"TZ"}"""
+        if tanzania
+        else """{"phone_number":"254708374149","amount":"10","account_reference":"ORDER1","transaction_desc":"Test"}"""
+    )
     return (
         f"curl -X POST {api_url}/v1/payments/stk-push -H 'Content-Type: application/json' "
         '-H "Idempotency-Key: $(uuidgen 2>/dev/null || date +%s)" '
-        """-d '{"phone_number":"254708374149","amount":"10","account_reference":"ORDER1","""
-        """"transaction_desc":"Test"}'"""
+        f"-d '{body}'"
     )
 
 
@@ -109,3 +129,11 @@ def after_start(
         f"C2B URLs registered with the simulator for shortcode {answer.get('short_code')} "
         f"({answer.get('api_version')}, ResponseType {answer.get('response_type')}): Pay Bill from the virtual phone"
     )
+
+
+def local_schedules(schedules: Iterable[Schedule], sweep_every_s: int) -> list[Schedule]:
+    """The template's schedules, the sweep's every `sweep_every_s` seconds rather than every minute: it is
+    every payment's timer (it checks a payment still pending once its callback's 5 s wait is over), so
+    the short local waits above mean what they say (`LOCAL_SWEEP_EVERY_SECONDS`, default 2)."""
+    faster = f"rate({sweep_every_s} seconds)"
+    return [replace(s, expression=faster) if s.name == SWEEP_SCHEDULE else s for s in schedules]

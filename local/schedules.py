@@ -2,6 +2,7 @@
 
 Supported expressions:
 * `rate(N minute|minutes|hour|hours|day|days)`: first run N units after the stack starts, as on AWS;
+  `rate(N second|seconds)` too, which AWS refuses: the local stack's own schedules use it (project.py);
 * `cron(minutes hours day-of-month month day-of-week year)`: numbers, `*`, `?`, ranges `a-b`,
   lists `a,b`, steps `*/n` and `a-b/n`, month and weekday names; evaluated in the schedule's time
   zone (UTC unless `ScheduleExpressionTimezone`). `L`, `W` and `#` are not supported: a field that
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from local.template import Schedule
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")

@@ -1,11 +1,13 @@
 """The local stack: moto server + the template's resources + handlers + HTTP front + schedules + simulator.
 
-Everything runs in one process (threads): moto must share the process with the handlers so that its
-Lambda backend can run them, and the front and the simulator are small werkzeug servers.
+moto, the front, the schedule loop and the simulator run in this process (threads); each function's
+handler runs in worker processes of its own (local.workers), started with that function's environment.
+moto's Lambda backend is patched here to send invocations to those workers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -20,14 +22,18 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local import project
+from local import console, project
 from local.aws import EventsLog, LocalResources, MotoServer, client, configure_moto
 from local.cfn import TemplateError
-from local.environ import install, split_common
+from local.dynamodb import local_dynamodb
+from local.environ import function_process_environment, local_aws, no_proxy
 from local.front import Front
-from local.lambdas import FunctionRuntime, patch_moto_lambda
+from local.jsonpath import parsed_once
+from local.lambdas import FunctionRuntime, HandlerUnavailable, patch_moto_lambda
+from local.moto_models import weakly_tracked_models
 from local.schedules import ScheduleLoop
 from local.serving import HttpServer
+from local.stepfunctions import long_running_step_functions
 from local.template import FUNCTION_TYPES, STATE_MACHINE_TYPES, Schedule, StackModel
 
 HOST = "127.0.0.1"
@@ -35,6 +41,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PORT_VARIABLES = {"api": "LOCAL_API_PORT", "simulator": "LOCAL_SIMULATOR_PORT", "aws": "LOCAL_AWS_PORT"}
 DEFAULT_PORTS = {"api": 3000, "simulator": 3001, "aws": 3002}
+DEFAULT_MAX_WORKERS = 4  # per function; on a laptop's few cores more processes add memory, not speed
+DEFAULT_WORKER_IDLE_S = 300.0
 
 
 class StartupError(Exception):
@@ -51,6 +59,9 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in {"0", "false", "off", "no"}
 
 
+DEFAULT_SWEEP_EVERY_S = 2
+
+
 @dataclass
 class Settings:
     ports: dict[str, int]
@@ -61,6 +72,9 @@ class Settings:
     env_overrides: dict[str, str] = field(default_factory=dict)
     simulator: bool = True
     schedules: bool = True
+    max_workers: int = DEFAULT_MAX_WORKERS
+    worker_idle_s: float = DEFAULT_WORKER_IDLE_S
+    sweep_every_s: int = DEFAULT_SWEEP_EVERY_S  # LOCAL_SWEEP_EVERY_SECONDS: the sweep's cadence (project.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -87,7 +101,24 @@ class Settings:
             env_overrides={k[len("LOCAL_ENV_") :]: v for k, v in environ.items() if k.startswith("LOCAL_ENV_")},
             simulator=_flag(environ.get("LOCAL_SIMULATOR"), True),
             schedules=_flag(environ.get("LOCAL_SCHEDULES"), True),
+            max_workers=int(_positive(environ, "LOCAL_MAX_WORKERS_PER_FUNCTION", DEFAULT_MAX_WORKERS, integer=True)),
+            worker_idle_s=_positive(environ, "LOCAL_WORKER_IDLE_SECONDS", DEFAULT_WORKER_IDLE_S),
+            sweep_every_s=int(_positive(environ, "LOCAL_SWEEP_EVERY_SECONDS", DEFAULT_SWEEP_EVERY_S, integer=True)),
         )
+
+
+def _positive(environ: Mapping[str, str], variable: str, default: float, *, integer: bool = False) -> float:
+    raw = environ.get(variable, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        kind = "a whole number" if integer else "a number"
+        raise StartupError(f"{variable}={raw!r} must be {kind} above 0")
+    return value
 
 
 class _LateApp:
@@ -122,10 +153,11 @@ class LocalStack:
         self.moto: MotoServer | None = None
         self.model: StackModel | None = None
         self.runtime: FunctionRuntime | None = None
+        self._shell = dict(os.environ)  # before the stack changes its own environment
         self.schedules: ScheduleLoop | None = None
         self.events_log: EventsLog | None = None
         self._late_app = _LateApp()
-        self._unpatch: Any = None
+        self._patches = contextlib.ExitStack()  # moto patches, undone at stop
         self.load_failures: dict[str, str] = {}
         self.resources: LocalResources | None = None
         self.front: Front | None = None
@@ -150,33 +182,22 @@ class LocalStack:
         settings = self.settings
         if not settings.template.is_file():
             raise StartupError(f"template not found: {settings.template} (set LOCAL_TEMPLATE)")
-        environ = install()
         self._bind_ports()
         assert self.moto is not None
-        # The process environment every handler shares: local credentials and the local endpoint. No
-        # AWS_* variable of your shell (a profile, a token, AWS_ENDPOINT_URL_<SERVICE>, ...) applies here.
+        # This process's own AWS clients (resources, events log, the Step Functions interpreter) use the
+        # local endpoint and dummy credentials. No AWS_* variable of your shell (a profile, a token,
+        # AWS_ENDPOINT_URL_<SERVICE>, ...) applies; the functions' processes get their own environments.
+        environ = os.environ
         for variable in [name for name in environ if name.startswith("AWS_")]:
             environ.pop(variable, None)
         # A proxy in your shell must not carry calls to moto, the simulator or the front (all on loopback).
-        bypass = no_proxy(environ)
-        environ["NO_PROXY"] = environ["no_proxy"] = bypass
-        # Daraja settings from your shell (perhaps real credentials) never leak into the local functions:
-        # they get the template's values, the local ones, and LOCAL_ENV_* only.
-        for variable in [name for name in environ if name.startswith(project.SHELL_PREFIXES_DROPPED)]:
-            environ.pop(variable, None)
-        environ.update(
-            {
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_REGION": "us-east-1",
-                "AWS_ENDPOINT_URL": self.moto.url,
-                "MOTO_PORT": str(self.moto.port),  # the Step Functions interpreter calls localhost:$MOTO_PORT
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12_local",
-            }
-        )
-        environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
+        environ["NO_PROXY"] = environ["no_proxy"] = no_proxy(environ)
+        environ.update(local_aws(self.moto.url, "us-east-1"))
+        environ["MOTO_PORT"] = str(self.moto.port)  # the Step Functions interpreter calls localhost:$MOTO_PORT
         configure_moto()
+        # moto made atomic (DynamoDB) and fit to run all day (see each module)
+        for patch in (local_dynamodb(), long_running_step_functions(), parsed_once(), weakly_tracked_models()):
+            self._patches.enter_context(patch)
         self.moto.start()
         assert self.front_server is not None
         self.front_server.start()  # answers 503 until the handlers are ready
@@ -254,7 +275,10 @@ class LocalStack:
         values: dict[str, str] = {}
         if self.simulator_server is not None:
             values = project.secret_values(
-                self.simulator_server.config, self.simulator_server.certificate_pem, project.callback_secret()
+                self.simulator_server.config,
+                self.simulator_server.certificate_pem,
+                project.callback_secret(),
+                openapi_public_key=self.simulator_server.openapi_public_key,
             )
         resources = LocalResources(self.model, self.moto.url, self.log)
         resources.create_all(values)
@@ -266,32 +290,46 @@ class LocalStack:
 
     def _start_handlers(self) -> None:
         assert self.model is not None
+        assert self.moto is not None
         model = self.model
+        aws = local_aws(self.moto.url, model.region)
         environments = {
-            logical_id: project.function_environment(
-                model.function_environment(logical_id),
-                api_url=self.api_url,
-                simulator_url=self.simulator_url,
-                overrides=self.settings.env_overrides,
+            logical_id: function_process_environment(
+                self._shell,
+                aws,
+                project.function_environment(
+                    model.function_environment(logical_id),
+                    api_url=self.api_url,
+                    simulator_url=self.simulator_url,
+                    overrides=self.settings.env_overrides,
+                ),
             )
             for logical_id in model.of_type(*FUNCTION_TYPES)
         }
-        common, per_function = split_common(environments)
-        os.environ.update(common)
-        self.runtime = FunctionRuntime(model, install(), per_function, log=self.log)
-        self._unpatch = patch_moto_lambda(self.runtime, self.log)
-        self._unpatch.__enter__()
-        self.load_failures = self.runtime.load_all()
+        self.runtime = FunctionRuntime(
+            model,
+            environments,
+            max_workers=self.settings.max_workers,
+            idle_timeout_s=self.settings.worker_idle_s,
+            log=self.log,
+        )
+        self._patches.enter_context(patch_moto_lambda(self.runtime, self.log))
+        self.load_failures = self.runtime.warm_all()  # one worker per function, all at once
         if self.settings.schedules:
             self.schedules = ScheduleLoop(
-                model.schedules(), self._fire, region=model.region, account_id=model.account_id, log=self.log
+                project.local_schedules(model.schedules(), self.settings.sweep_every_s),
+                self._fire,
+                region=model.region,
+                account_id=model.account_id,
+                log=self.log,
             )
 
     def _fire(self, schedule: Schedule, payload: dict[str, Any] | str) -> None:
         assert self.model is not None
         assert self.runtime is not None
         assert self.moto is not None
-        self.log(f"sched  {schedule.name} -> {schedule.target}")
+        if not schedule.expression.endswith("seconds)"):  # the local sweep fires every few seconds: not logged
+            self.log(f"sched  {schedule.name} -> {schedule.target}")
         if schedule.target in self.model.of_type(*STATE_MACHINE_TYPES):
             sfn = client("stepfunctions", self.moto.url, self.model.region)
             # Always named: moto's interpreter names an unnamed execution "None", so a second one would clash.
@@ -303,15 +341,17 @@ class LocalStack:
     def _openapi_documents(self) -> list[dict[str, Any]]:
         documents = []
         assert self.runtime is not None
-        for logical_id in self.runtime.functions:
-            module = self.runtime.module(logical_id)
-            resolver = getattr(module, "app", None) if module is not None else None
-            if resolver is None or not hasattr(resolver, "get_openapi_json_schema"):
+        for logical_id in self.runtime.pools:
+            try:
+                text = self.runtime.openapi(logical_id)  # asked of a worker, which has the module
+            except HandlerUnavailable:
+                continue
+            if text is None:
                 continue
             try:
-                documents.append(json.loads(resolver.get_openapi_json_schema()))
-            except Exception as exc:  # noqa: BLE001 (one bad document must not hide the others)
-                self.log(f"[{logical_id}] no OpenAPI document: {type(exc).__name__}: {exc}")
+                documents.append(json.loads(text))
+            except json.JSONDecodeError as exc:  # one bad document must not hide the others
+                self.log(f"[{logical_id}] no OpenAPI document: {exc}")
         return documents
 
     def _start_front(self) -> None:
@@ -321,7 +361,10 @@ class LocalStack:
             self.model.routes(),
             self.runtime.invoke,
             openapi=self._openapi_documents,
-            local_routes={"/_local": self._local_api},
+            local_routes={
+                **console.routes(self.settings.events_log, self.runtime.invoke, self.simulator_url),
+                "/_local": self._local_api,
+            },
             title=_title(self.model.template),
             log=self.log,
         )
@@ -331,7 +374,10 @@ class LocalStack:
     def _local_api(self, request: Request) -> Response:
         path = request.path
         if path == "/_local/health":
-            return _json({"status": "ok", **self.urls()})
+            return _json({"status": "ok", **self.urls(), "pid": os.getpid()})
+        if path == "/_local/workers":
+            assert self.runtime is not None
+            return _json({"pid": os.getpid(), "functions": self.runtime.describe()})
         if path == "/_local/routes":
             assert self.model is not None
             return _json([{"route": r.route_key, "function": r.function} for r in self.model.routes()])
@@ -347,6 +393,7 @@ class LocalStack:
     def urls(self) -> dict[str, str]:
         urls = {
             "api": self.api_url,
+            "console": f"{self.api_url}/console",
             "swagger_ui": f"{self.api_url}/docs",
             "openapi": f"{self.api_url}/openapi.json",
             "aws": self.aws_url,
@@ -364,6 +411,7 @@ class LocalStack:
         lines = [
             f"Local stack is up: {self.settings.template.name}, stack {self.settings.stack_name!r}, on {HOST} only",
             f"  API              {urls['api']}",
+            f"  Console          {urls['console']}   (payments, payouts, C2B receipts, events, the day's report)",
             f"  Swagger UI       {urls['swagger_ui']}   (OpenAPI: {urls['openapi']})",
         ]
         if "phone" in urls:
@@ -371,6 +419,10 @@ class LocalStack:
             lines.append(f"  Daraja simulator {urls['simulator']}")
         lines.append(f"  Local AWS (moto) {urls['aws']}")
         lines.append(f"  Events log       {urls['events_log']}")
+        lines.append(
+            f"  Functions        {len(self.runtime.pools)}, each in its own processes"
+            f" (up to {self.settings.max_workers}; GET {urls['api']}/_local/workers)"
+        )
         routes = self.model.routes()
         lines.append(f"Routes ({len(routes)}):")
         lines.extend(f"  {route.route_key:<45} -> {route.function}" for route in routes)
@@ -384,6 +436,8 @@ class LocalStack:
         if any(route.route_key == "POST /v1/payments/stk-push" for route in routes):
             lines.append("Try a payment (then open the virtual phone, or use 254708374149 which succeeds by itself):")
             lines.append("  " + project.sample_curl(urls["api"]))
+            lines.append("Or in Tanzania (Vodacom's OpenAPI; 255740000001 pays by itself, other numbers wait):")
+            lines.append("  " + project.sample_curl(urls["api"], tanzania=True))
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 
@@ -399,12 +453,12 @@ class LocalStack:
             thread.start()
         for thread in threads:
             thread.join(timeout=10)
+        if self.runtime is not None:
+            self._stop_one(self.runtime.stop)  # no worker outlives the stack
         if self.moto is not None:
             self._stop_one(self.moto.stop)
         self.schedules = self.events_log = self.front_server = self.simulator_server = self.moto = None
-        if self._unpatch is not None:
-            self._unpatch.__exit__(None, None, None)
-            self._unpatch = None
+        self._patches.close()
 
     def _stop_one(self, stopper: Callable[[], None]) -> None:
         try:
@@ -419,20 +473,7 @@ def _title(template: Mapping[str, Any]) -> str:
     return description.split("\n")[0].split(":")[0].strip()[:80] or "Local API"
 
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost")
-
-
-def no_proxy(environ: Mapping[str, str]) -> str:
-    """NO_PROXY's value: what NO_PROXY/no_proxy already list, and the loopback names."""
-    names: list[str] = []
-    for variable in ("NO_PROXY", "no_proxy"):
-        names.extend(name.strip() for name in environ.get(variable, "").split(","))
-    names.extend(LOOPBACK_NAMES)
-    return ",".join(dict.fromkeys(name for name in names if name))
-
-
-def _prefixed(environ: Mapping[str, str], prefix: str) -> dict[str, str]:
-    return {key[len(prefix) :]: value for key, value in environ.items() if key.startswith(prefix) and key != prefix}
+__all__ = ["LocalStack", "Settings", "StartupError", "log", "no_proxy"]
 
 
 def _json(data: Any, status: int = 200) -> Response:

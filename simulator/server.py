@@ -68,6 +68,11 @@ class SimulatorServer:
     def certificate_pem(self) -> str:
         return self.simulator.keys.certificate_pem
 
+    @property
+    def openapi_public_key(self) -> str:
+        """The OpenAPI public key as the portal shows it (base64 DER), as ``GET /simulator/openapi/public-key``."""
+        return self.simulator.openapi.keys.public_key_b64
+
     def configure(self, **changes: Any) -> SimulatorConfig:
         """Patch the live config (same rules as ``PATCH /simulator/config``)."""
         return self.simulator.configure(changes)

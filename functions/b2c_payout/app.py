@@ -1,18 +1,12 @@
 """POST /v1/payouts: validate, guard-rails, record PENDING with our OriginatorConversationID, pay out
-(B2C v3), start the timeout flow."""
+(B2C v3). The record is the idempotency record: a replay finds it by the caller and Idempotency-Key and
+answers as the first request did (docs/decisions.md, "The record is the idempotency record")."""
 
-import os
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from mpesa import runtime
 from mpesa.edge.body import precheck_json
@@ -20,17 +14,9 @@ from mpesa.edge.caller import principal
 from mpesa.edge.http import api_deadline, json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import NotSentError
-from mpesa.flows.b2c import PayoutBody, PayoutRequest, Upstream, initiation_answer, validate_request
+from mpesa.flows.b2c import PayoutBody, Upstream, initiation_answer, validate_request
 
 app = new_resolver(record_noun="payout", id_name="payout_id")
-
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", "idempotency"))
-idempotency = IdempotencyConfig(
-    event_key_jmespath="idempotency_key",
-    payload_validation_jmespath="payload",
-    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-)
 
 
 @app.post(
@@ -58,35 +44,26 @@ def create_payout(
         settings=runtime.settings(),
     )
     caller = principal(app.current_event.raw_event)
-    stored = initiate(request={"idempotency_key": f"{caller}\n{idempotency_key}", "payload": asdict(request)})
-    return json_response(int(stored["status_code"]), stored["body"], stored.get("headers"))
+    result = runtime.b2c_payouts().initiate(
+        request, request_key=f"{caller}\n{idempotency_key}", deadline=api_deadline(app, reserve_s=3)
+    )
+    metrics.add_metric(name=f"Payout_{result.upstream.value}", unit=MetricUnit.Count, value=1)
+    if result.upstream is Upstream.NOT_SENT:  # the record says so: a retry with the same key sends it
+        raise PayoutNotSentError(result.record.transaction_id)
+    status, answer, headers = initiation_answer(result)
+    return json_response(status, answer, headers)
 
 
 class PayoutNotSentError(NotSentError):
-    """Nothing reached M-Pesa: raised so the idempotency record is dropped and a retry may try again."""
+    """Nothing reached M-Pesa (a 503); the record is replaceable, so a retry with the same key sends it."""
 
     def __init__(self, payout_id: str) -> None:
         super().__init__("M-Pesa could not be reached; nothing was sent")
         self.transaction_id = payout_id
 
 
-@idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=idempotency)
-def initiate(request: dict[str, Any]) -> dict[str, Any]:
-    result = runtime.b2c_payouts().initiate(
-        PayoutRequest(**request["payload"]),
-        request_key=request["idempotency_key"],
-        deadline=api_deadline(app, reserve_s=3),
-    )
-    metrics.add_metric(name=f"Payout_{result.upstream.value}", unit=MetricUnit.Count, value=1)
-    if result.upstream is Upstream.NOT_SENT:
-        raise PayoutNotSentError(result.record.transaction_id)
-    status, body, headers = initiation_answer(result)
-    return {"status_code": status, "body": body, "headers": headers}
-
-
 @lambda_entry(API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    idempotency.register_lambda_context(context)
     rejected = precheck_json(event)
     if rejected is not None:
         return rejected

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import callback_ack
+from mpesa.daraja.callbacks import ResultEnvelope, callback_ack
 from mpesa.edge.body import callback_text
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
@@ -22,10 +22,14 @@ from mpesa.edge.signed_urls import verify
 from mpesa.errors import CallbackRefusedError
 from mpesa.flows.b2c import urls
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
-@app.post("/v1/hooks/b2c/timeout/<payout_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/timeout/<payout_id>/<signature>",
+    body=ResultEnvelope,
+    summary="B2C queue timeout for one payout: its outcome is unknown",
+)
 def signed_timeout(payout_id: str, signature: str) -> Response[str]:
     body, peer, allowed = _delivery(urls.QUEUE_TIMEOUT, payout_id, signature)
     result = runtime.b2c_payouts().receive_queue_timeout(
@@ -36,14 +40,20 @@ def signed_timeout(payout_id: str, signature: str) -> Response[str]:
     return json_response(200, callback_ack())
 
 
-@app.post("/v1/hooks/b2c/status-timeout/<payout_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/status-timeout/<payout_id>/<signature>",
+    body=ResultEnvelope,
+    summary="Transaction Status queue timeout: asked again later",
+)
 def status_timeout(payout_id: str, signature: str) -> Response[str]:
     body, peer, allowed = _delivery(urls.STATUS_TIMEOUT, payout_id, signature)
     runtime.b2c_payouts().receive_status_timeout(body, source_ip=peer, source_allowed=allowed, payout_id=payout_id)
     return json_response(200, callback_ack())
 
 
-@app.post("/v1/hooks/b2c/timeout", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/timeout", body=ResultEnvelope, summary="B2C queue timeout on MpesaService's default route: kept"
+)
 def default_timeout() -> Response[str]:
     body, peer, allowed = _delivery(None, None, None)
     runtime.b2c_payouts().receive_queue_timeout(body, source_ip=peer, source_allowed=allowed, payout_id=None)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import callback_ack
+from mpesa.daraja.callbacks import ResultEnvelope, callback_ack
 from mpesa.edge.body import callback_text
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
@@ -24,17 +24,25 @@ from mpesa.errors import CallbackRefusedError
 from mpesa.flows.b2c import urls
 from mpesa.records import SettledBy, SettleResult
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
-@app.post("/v1/hooks/b2c/result/<payout_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/result/<payout_id>/<signature>",
+    body=ResultEnvelope,
+    summary="B2C Result on the URL signed for one payout: settles it",
+)
 def signed_result(payout_id: str, signature: str) -> Response[str]:
     body, peer, allowed = _delivery(urls.RESULT, payout_id, signature)
     result = runtime.b2c_payouts().receive_result(body, source_ip=peer, source_allowed=allowed, payout_id=payout_id)
     return _ack(result)
 
 
-@app.post("/v1/hooks/b2c/status/<payout_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/status/<payout_id>/<signature>",
+    body=ResultEnvelope,
+    summary="Transaction Status Result about a payout (timeout flow)",
+)
 def status_result(payout_id: str, signature: str) -> Response[str]:
     body, peer, allowed = _delivery(urls.STATUS_RESULT, payout_id, signature)
     payouts = runtime.b2c_payouts()
@@ -42,7 +50,11 @@ def status_result(payout_id: str, signature: str) -> Response[str]:
     return _ack(result)
 
 
-@app.post("/v1/hooks/b2c/recon-status/<payout_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/recon-status/<payout_id>/<signature>",
+    body=ResultEnvelope,
+    summary="Transaction Status Result about a payout (daily reconciliation)",
+)
 def reconciliation_status_result(payout_id: str, signature: str) -> Response[str]:
     body, peer, allowed = _delivery(urls.RECONCILIATION_STATUS, payout_id, signature)
     result = runtime.b2c_payouts().receive_status_result(
@@ -51,7 +63,11 @@ def reconciliation_status_result(payout_id: str, signature: str) -> Response[str
     return _ack(result)
 
 
-@app.post("/v1/hooks/b2c/result", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/b2c/result",
+    body=ResultEnvelope,
+    summary="B2C Result on MpesaService's default route: kept until Transaction Status confirms it",
+)
 def default_result() -> Response[str]:
     body, peer, allowed = _delivery(None, None, None)
     runtime.b2c_payouts().receive_result(body, source_ip=peer, source_allowed=allowed, payout_id=None)

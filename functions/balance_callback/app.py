@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import callback_ack
+from mpesa.daraja.callbacks import ResultEnvelope, callback_ack
 from mpesa.edge.body import callback_text
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
@@ -20,25 +20,35 @@ from mpesa.edge.signed_urls import verify
 from mpesa.errors import CallbackRefusedError
 from mpesa.flows.b2c import urls
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
-@app.post("/v1/hooks/balance/result/<request_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/balance/result/<request_id>/<signature>",
+    body=ResultEnvelope,
+    summary="Account Balance Result on the URL signed for one request",
+)
 def signed_result(request_id: str, signature: str) -> Response[str]:
     return _receive(urls.BALANCE_RESULT, request_id, signature, timed_out=False)
 
 
-@app.post("/v1/hooks/balance/timeout/<request_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/balance/timeout/<request_id>/<signature>",
+    body=ResultEnvelope,
+    summary="Account Balance queue timeout for one request",
+)
 def signed_timeout(request_id: str, signature: str) -> Response[str]:
     return _receive(urls.BALANCE_TIMEOUT, request_id, signature, timed_out=True)
 
 
-@app.post("/v1/hooks/balance/result", include_in_schema=False)
+@app.webhook("/v1/hooks/balance/result", body=ResultEnvelope, summary="Account Balance Result on the default route")
 def default_result() -> Response[str]:
     return _receive(None, None, None, timed_out=False)
 
 
-@app.post("/v1/hooks/balance/timeout", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/balance/timeout", body=ResultEnvelope, summary="Account Balance queue timeout on the default route"
+)
 def default_timeout() -> Response[str]:
     return _receive(None, None, None, timed_out=True)
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import callback_ack
+from mpesa.daraja.callbacks import C2BPayload, callback_ack
 from mpesa.edge.body import MAX_CALLBACK_BYTES, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
@@ -20,10 +20,14 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import CallbackRefusedError, PayloadTooLargeError
 from mpesa.flows.c2b import verify_hook
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
-@app.post("/v1/hooks/c2b/<short_code>/<secret>/confirmation", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/c2b/<short_code>/<secret>/confirmation",
+    body=C2BPayload,
+    summary="C2B confirmation (money has moved): recorded once per TransID",
+)
 def confirmation(short_code: str, secret: str) -> Response[str]:
     if not verify_hook(runtime.settings(), short_code, secret):
         raise CallbackRefusedError("bad C2B URL secret")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from mpesa import runtime
 from mpesa.clock import now_utc
 from mpesa.edge.http import json_response, new_resolver
+from mpesa.edge.listing import query_params
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry
 from mpesa.flows.c2b import encode_cursor, listing_view, parse_query, payment_view
 
@@ -30,8 +31,7 @@ def list_payments(
     limit: Annotated[str | None, Query(description="1 to 100, default 50")] = None,
     cursor: Annotated[str | None, Query(alias="next", description="the previous page's `next`")] = None,
 ) -> Response[str]:
-    params = {k: str(v) for k, v in (app.current_event.query_string_parameters or {}).items()}
-    query = parse_query(params, now_utc())
+    query = parse_query(query_params(app), now_utc())
     page = runtime.c2b_store().payments(query.start, query.end, query.limit, query.position)
     return json_response(
         200,

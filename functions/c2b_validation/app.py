@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import parse_c2b_payload
+from mpesa.daraja.callbacks import C2BPayload, parse_c2b_payload
 from mpesa.edge.body import MAX_CALLBACK_BYTES, precheck_json, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
@@ -21,10 +21,14 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, InputError
 from mpesa.flows.c2b import check_trans_id, verify_hook
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
-@app.post("/v1/hooks/c2b/<short_code>/<secret>/validation", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/c2b/<short_code>/<secret>/validation",
+    body=C2BPayload,
+    summary="C2B validation: accept or refuse a Pay Bill / Buy Goods payment",
+)
 def validation(short_code: str, secret: str) -> Response[str]:
     if not verify_hook(runtime.settings(), short_code, secret):
         raise CallbackRefusedError("bad C2B URL secret")

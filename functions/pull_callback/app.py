@@ -17,11 +17,13 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry
 from mpesa.errors import CallbackRefusedError, TooManyCallbacksError
 from mpesa.records import InboxReason, Kind
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 PULL_REF = "pull-transactions"
 
 
-@app.post("/v1/hooks/pull", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/pull", body=None, summary="Pull Transactions' registered CallBackURL: kept for a person, never applied"
+)
 def pull_notification() -> Response[str]:
     peer = source_ip(app.current_event.raw_event)
     if not configured_allowlist().allows(peer):

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import callback_ack
+from mpesa.daraja.callbacks import StkCallbackEnvelope, callback_ack
 from mpesa.edge.body import MAX_CALLBACK_BYTES, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
@@ -22,10 +22,14 @@ from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
 from mpesa.edge.signed_urls import verify
 from mpesa.errors import CallbackRefusedError, PayloadTooLargeError
 
-app = new_resolver()
+app = new_resolver(webhooks_only=True)
 
 
-@app.post("/v1/hooks/stk/<transaction_id>/<signature>", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/stk/<transaction_id>/<signature>",
+    body=StkCallbackEnvelope,
+    summary="STK Push result callback on the URL signed for one payment: settles it",
+)
 def signed_callback(transaction_id: str, signature: str) -> Response[str]:
     secret = runtime.settings().callback_secret
     if secret is None or not verify(secret.get_secret_value(), "stk", transaction_id, signature):
@@ -33,12 +37,20 @@ def signed_callback(transaction_id: str, signature: str) -> Response[str]:
     return _receive(transaction_id)
 
 
-@app.post("/v1/webhooks/mpesa/stkpush", include_in_schema=False)
+@app.webhook(
+    "/v1/webhooks/mpesa/stkpush",
+    body=StkCallbackEnvelope,
+    summary="STK Push result callback on the integration guide's route: kept and confirmed by STK query",
+)
 def guide_route_callback() -> Response[str]:
     return _receive(None)
 
 
-@app.post("/v1/hooks/stk", include_in_schema=False)
+@app.webhook(
+    "/v1/hooks/stk",
+    body=StkCallbackEnvelope,
+    summary="STK Push result callback on MpesaService's default route: kept and confirmed by STK query",
+)
 def default_route_callback() -> Response[str]:
     return _receive(None)
 

@@ -8,15 +8,21 @@ patching code.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.local.process import StackProcess, http, wait_for
+from tests.support.browser import headless_chromium
+
+SHORT_CODE = "174379"  # the simulator's paybill, which the local stack takes C2B payments on
 
 # Final states. UNKNOWN is not one: a callback or reconciliation may still settle the payment (and a
 # slow person on the virtual phone can answer after the short timeout flow below gave up).
@@ -98,6 +104,49 @@ def fresh(stack: Stack) -> Stack:
     status, _ = http("POST", f"{stack.simulator}/simulator/reset")
     assert status == 200
     return stack
+
+
+@pytest.fixture
+def registered(fresh: Stack) -> Stack:
+    """`fresh`, with the stack's C2B URLs registered again (the reset forgot those of the start)."""
+    status, answer = http("POST", f"{fresh.api}/v1/c2b/register", {})
+    assert (status, answer["status"]) == (200, "registered"), answer
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium (Debian's, through tests/support/browser.py), one per test module."""
+    with headless_chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
+
+
+def nairobi_today() -> str:
+    return datetime.now(UTC).astimezone(ZoneInfo("Africa/Nairobi")).date().isoformat()
+
+
+def pay_bill(stack: Stack, amount: int, reference: str) -> None:
+    """A customer pays the paybill: Daraja's sandbox simulate, on the simulator, with a real token."""
+    basic = base64.b64encode(b"sim-consumer-key:sim-consumer-secret").decode()
+    status, token = http(
+        "GET",
+        f"{stack.simulator}/oauth/v1/generate?grant_type=client_credentials",
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert status == 200, token
+    status, answer = http(
+        "POST",
+        f"{stack.simulator}/mpesa/c2b/v2/simulate",
+        {
+            "ShortCode": SHORT_CODE,
+            "CommandID": "CustomerPayBillOnline",
+            "Amount": str(amount),
+            "Msisdn": "254708374149",
+            "BillRefNumber": reference,
+        },
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
+    assert (status, answer["ResponseCode"]) == (200, "0"), answer
 
 
 def unique_msisdn() -> str:

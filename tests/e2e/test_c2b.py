@@ -4,19 +4,16 @@ the simulator delivers the confirmation to the front; the API shows the payment 
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import SHORT_CODE, Stack, pay_bill
 from tests.local.process import http, wait_for
 
 pytestmark = pytest.mark.e2e
-
-SHORT_CODE = "174379"  # the simulator's paybill, which the local stack takes C2B payments on
 
 
 def events(stack: Stack, trans_id: str) -> list[dict[str, Any]]:
@@ -25,30 +22,6 @@ def events(stack: Stack, trans_id: str) -> list[dict[str, Any]]:
     with stack.events_log.open(encoding="utf-8") as handle:
         seen = [json.loads(line) for line in handle if line.strip()]
     return [e for e in seen if e.get("detail", {}).get("trans_id") == trans_id]
-
-
-def pay_bill(stack: Stack, amount: int, reference: str) -> None:
-    """A customer pays the paybill: Daraja's sandbox simulate, on the simulator, with a real token."""
-    basic = base64.b64encode(b"sim-consumer-key:sim-consumer-secret").decode()
-    status, token = http(
-        "GET",
-        f"{stack.simulator}/oauth/v1/generate?grant_type=client_credentials",
-        headers={"Authorization": f"Basic {basic}"},
-    )
-    assert status == 200, token
-    status, answer = http(
-        "POST",
-        f"{stack.simulator}/mpesa/c2b/v2/simulate",
-        {
-            "ShortCode": SHORT_CODE,
-            "CommandID": "CustomerPayBillOnline",
-            "Amount": str(amount),
-            "Msisdn": "254708374149",
-            "BillRefNumber": reference,
-        },
-        headers={"Authorization": f"Bearer {token['access_token']}"},
-    )
-    assert (status, answer["ResponseCode"]) == (200, "0"), answer
 
 
 def test_the_stack_registers_its_c2b_urls_with_the_simulator_at_start(stack: Stack) -> None:

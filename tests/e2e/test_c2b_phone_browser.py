@@ -7,7 +7,6 @@ Debian's chromium and chromium-driver (`make browser-deps`) through tests/suppor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,17 +16,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.conftest import Stack, unique_msisdn
 from tests.local.process import http, wait_for
-from tests.support.browser import headless_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SHORT_CODE = "174379"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with headless_chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A person on the virtual phone (headless Chromium) accepts an STK prompt and the payment settles.
+"""A person on the virtual phone (headless Chromium) accepts an STK prompt (Kenya), or an OpenAPI prompt
+(Tanzania), and the payment settles.
 
 Debian's chromium and chromium-driver are used (installed by `make browser-deps`, a prerequisite of
 `make test`) through tests/support/browser.py, so Selenium Manager never downloads anything.
@@ -7,7 +8,7 @@ Debian's chromium and chromium-driver are used (installed by `make browser-deps`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import uuid
 from typing import Any
 
 import pytest
@@ -17,15 +18,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.conftest import Stack, unique_msisdn
 from tests.local.process import wait_for
-from tests.support.browser import headless_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with headless_chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 def test_a_person_accepts_the_prompt_on_the_virtual_phone_and_the_payment_settles(fresh: Stack, browser: Any) -> None:
@@ -52,3 +46,23 @@ def test_a_person_accepts_the_prompt_on_the_virtual_phone_and_the_payment_settle
     assert re.search(r"KES\s*10\b", shown)
     callbacks = wait_for(lambda: fresh.simulator_get("/simulator/callbacks?kind=stk"), 10, message="the callback")
     assert [(c["delivered"], c["response_status"]) for c in callbacks] == [(True, 200)]
+
+
+def test_a_person_pays_a_tanzanian_prompt_on_the_virtual_phone(fresh: Stack, browser: Any) -> None:
+    """The OpenAPI prompt is synchronous: the prompt task waits while the person types the PIN."""
+    phone = "2557" + str(60_000_000 + uuid.uuid4().int % 30_000_000)  # no test rule acts on it
+    browser.get(f"{fresh.simulator}/phone?msisdn={phone}")
+    status, accepted = fresh.push(phone, amount="1500", country="TZ")
+    assert status == 202, accepted
+    (shown,) = wait_for(lambda: fresh.simulator_get(f"/simulator/prompts?msisdn={phone}"), 20, message="the prompt")
+    selector = f'div.prompt[data-checkout-request-id="{shown["checkout_request_id"]}"]'
+    prompt = WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector))
+    )
+    assert "TZS 1500" in prompt.text
+    prompt.find_element(By.CSS_SELECTOR, "input.pin").send_keys("1234")
+    prompt.find_element(By.CSS_SELECTOR, "button.accept").click()
+    WebDriverWait(browser, 20).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Paid"))
+    payment = fresh.settled(accepted["transaction_id"], until={"SUCCESS"})
+    assert payment["settled_by"] == "answer"
+    assert payment["receipt"] in browser.find_element(By.ID, "status").text

@@ -1,6 +1,8 @@
 """`python -m local` over the fixture template: resources, front, Step Functions, schedules, events, lifecycle."""
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -9,12 +11,14 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local import python_mismatch
 from local.cli import install_stop_signals
-from local.stack import LocalStack, Settings, StartupError, no_proxy
+from local.stack import LocalStack, Settings, StartupError
 from tests.local.conftest import FIXTURE
 from tests.local.process import REPO_ROOT, StackProcess, free_port, free_ports, http, wait_for
 
@@ -24,7 +28,9 @@ def test_health_lists_the_urls_all_on_loopback(fixture_stack):
     assert status == 200
     assert body["api"] == fixture_stack.api
     assert body["aws"] == fixture_stack.aws
-    assert all(url.startswith("http://127.0.0.1:") for key, url in body.items() if key not in {"events_log", "status"})
+    assert body["pid"] == fixture_stack.process.pid  # scripts read the stack's memory from /proc
+    urls = {key: url for key, url in body.items() if key not in {"events_log", "status", "pid"}}
+    assert all(url.startswith("http://127.0.0.1:") for url in urls.values())
 
 
 def test_the_banner_prints_the_urls_and_routes(fixture_stack):
@@ -32,6 +38,7 @@ def test_the_banner_prints_the_urls_and_routes(fixture_stack):
     assert f"API              {fixture_stack.api}" in output
     assert f"{fixture_stack.api}/docs" in output
     assert "GET /items/{item_id}" in output
+    assert "Functions        5, each in its own processes (up to 4; GET" in output
     assert "Ctrl-C stops everything." in output
 
 
@@ -47,7 +54,7 @@ def test_a_route_reaches_its_handler_with_a_v2_event_and_its_own_environment(fix
     assert "iam" in event["requestContext"]["authorizer"]
     assert env["ONLY_ECHO"] == "echo-value"
     assert env["ROLE"] == "echo"  # two functions, two values: each sees its own
-    assert env["ONLY_WORKER"] == "worker-value"  # one process, shared module state: see docs/local-stack.md
+    assert env["ONLY_WORKER"] is None  # another function's variable: each function has its own processes
     assert env["ITEMS_TABLE"] == "fx-ItemsTable"
     assert env["ALLOWED"] == "10.0.0.1,10.0.0.2"
     assert env["STAGE_LABEL"] == "test-in-us-east-1"
@@ -58,6 +65,49 @@ def test_a_route_reaches_its_handler_with_a_v2_event_and_its_own_environment(fix
     assert env["CUSTOM"] == "from-local-env"  # LOCAL_ENV_<NAME> reaches every function
     assert body["context"]["function_name"] == "EchoFunction"
     assert 0 < body["context"]["remaining_ms"] <= 10_000
+
+
+def test_a_function_runs_in_its_own_worker_process_as_lambda_runs_it(fixture_stack):
+    status, body = http("GET", f"{fixture_stack.api}/items/7")
+    assert status == 200
+    env, process = body["env"], body["process"]
+    code_dir = str(FIXTURE / "functions" / "echo")
+    # The Lambda runtime's variables, and the code folder as /var/task: cwd and first on sys.path.
+    assert (env["_HANDLER"], env["LAMBDA_TASK_ROOT"], env["TZ"]) == ("app.handler", code_dir, ":UTC")
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert process["cwd"] == process["first_path"] == code_dir
+    assert env["AWS_CONFIG_FILE"] == os.devnull  # no profile of the shell applies
+    assert env["LOCAL_PARENT_PID"] is None  # the stack's own settings stay with the stack
+    _, workers = http("GET", f"{fixture_stack.api}/_local/workers")
+    assert workers["pid"] == fixture_stack.process.pid != process["pid"]
+    echo_pids = [worker["pid"] for worker in workers["functions"]["EchoFunction"]["workers"]]
+    assert process["pid"] in echo_pids
+    assert workers["functions"]["BrokenFunction"]["failure"].startswith("ModuleNotFoundError")
+
+
+def test_powertools_current_event_and_context_never_cross_requests_or_functions(fixture_stack):
+    # Powertools keeps the current event and Lambda context in class attributes. A request that reads them
+    # after others (of the same function, and of another with a 3 s Timeout) started must still see its own.
+    results: dict[str, tuple[int, Any]] = {}
+
+    def call(key: str, path: str) -> None:
+        results[key] = http("GET", f"{fixture_stack.api}{path}")
+
+    plan = [("one", "/whoami/one?pause=1.2", 0.0), ("two", "/whoami/two?pause=0.6", 0.2), ("slow", "/slow", 0.4)]
+    threads = []
+    for key, path, delay in plan:
+        time.sleep(delay - (plan[len(threads) - 1][2] if threads else 0.0))
+        thread = threading.Thread(target=call, args=(key, path))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results["slow"] == (200, {"function_name": "SlowFunction"})
+    for tag in ("one", "two"):
+        status, seen = results[tag]
+        assert status == 200, seen
+        assert (seen["tag"], seen["event_tag"], seen["function_name"]) == (tag, tag, "GreeterFunction")
+        assert 8_000 < seen["remaining_ms"] <= 10_000  # its own deadline: Timeout 10 s, not SlowFunction's 3 s
 
 
 def test_post_bodies_status_codes_and_cookies_pass_through(fixture_stack):
@@ -128,7 +178,7 @@ def test_the_secret_is_generated_from_its_template(aws):
 def test_functions_exist_in_lambda_and_invoke_runs_the_real_handler(aws):
     lam = aws("lambda")
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
-    assert names == {"EchoFunction", "GreeterFunction", "fx-worker", "BrokenFunction"}
+    assert names == {"EchoFunction", "GreeterFunction", "SlowFunction", "fx-worker", "BrokenFunction"}
     result = lam.invoke(FunctionName="fx-worker", Payload=json.dumps({"action": "double", "value": 2}))
     assert json.loads(result["Payload"].read())["value"] == 4
     failed = lam.invoke(FunctionName="fx-worker", Payload=json.dumps({"action": "fail"}))
@@ -242,12 +292,55 @@ def test_ctrl_c_stops_everything_cleanly(tmp_path):
         },
         tmp_path / "stack.log",
     ).start()
+    _, workers = http("GET", f"{stack.api}/_local/workers")
+    pids = [worker["pid"] for function in workers["functions"].values() for worker in function["workers"]]
+    assert len(pids) >= 4  # one warm worker per importable function
     assert stack.stop() == 0
     assert stack.output().rstrip().endswith("Stopped.")
+    assert [pid for pid in pids if not ended(pid)] == []  # no worker outlives the stack
     for port in (stack.ports["api"], stack.ports["aws"]):
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))  # free again
+
+
+def test_workers_end_with_the_stack_even_when_it_is_killed(tmp_path):
+    stack = StackProcess(
+        {
+            "LOCAL_TEMPLATE": str(FIXTURE / "template.yaml"),
+            "LOCAL_STACK_NAME": "fx5",
+            "LOCAL_EVENTS_LOG": str(tmp_path / "events.log"),
+            "LOCAL_SIMULATOR": "off",
+        },
+        tmp_path / "stack.log",
+    ).start()
+    assert stack.process is not None
+    _, workers = http("GET", f"{stack.api}/_local/workers")
+    pids = [worker["pid"] for function in workers["functions"].values() for worker in function["workers"]]
+
+    def call_slow() -> None:
+        with contextlib.suppress(OSError):  # the stack dies before it answers
+            http("GET", f"{stack.api}/slow", timeout=10)
+
+    busy = threading.Thread(target=call_slow)
+    busy.start()  # a busy worker too: it is not reading its socket
+    time.sleep(0.3)
+    _, workers = http("GET", f"{stack.api}/_local/workers")
+    pids += [worker["pid"] for function in workers["functions"].values() for worker in function["workers"]]
+    stack.process.kill()  # SIGKILL: the stack cannot stop anything itself
+    stack.process.wait()
+    wait_for(lambda: all(ended(pid) for pid in pids), 10, message="every worker to end")
+    busy.join(timeout=10)
+
+
+def ended(pid: int) -> bool:
+    """No such process, or a zombie whose threads have all exited (waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] == "Z" and threads == [str(pid)]
 
 
 def test_a_template_error_is_one_clear_message_and_exit_code_1(tmp_path):
@@ -326,6 +419,25 @@ def test_ports_of_a_disabled_simulator_and_port_0_are_not_duplicates():
     assert raised.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOCAL_MAX_WORKERS_PER_FUNCTION", "0"),
+        ("LOCAL_MAX_WORKERS_PER_FUNCTION", "2.5"),
+        ("LOCAL_WORKER_IDLE_SECONDS", "-1"),
+    ],
+)
+def test_worker_settings_must_be_positive(variable, value):
+    with pytest.raises(StartupError, match=f"{variable}='{value}' must be"):
+        Settings.from_env({variable: value})
+
+
+def test_worker_settings_are_read_from_the_environment():
+    settings = Settings.from_env({"LOCAL_MAX_WORKERS_PER_FUNCTION": "2", "LOCAL_WORKER_IDLE_SECONDS": "30"})
+    assert (settings.max_workers, settings.worker_idle_s) == (2, 30.0)
+    assert (Settings.from_env({}).max_workers, Settings.from_env({}).worker_idle_s) == (4, 300.0)
+
+
 def test_free_ports_are_distinct():
     assert len(set(free_ports(50))) == 50
 
@@ -387,10 +499,3 @@ def test_the_first_ctrl_c_stops_and_restores_the_default_so_a_second_one_exits_a
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def test_no_proxy_keeps_its_values_and_adds_loopback():
-    assert no_proxy({}) == "127.0.0.1,localhost"
-    assert no_proxy({"NO_PROXY": "a.internal, localhost", "no_proxy": "b.internal"}) == (
-        "a.internal,localhost,b.internal,127.0.0.1"
-    )

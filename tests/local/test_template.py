@@ -70,6 +70,8 @@ def test_routes_come_from_httpapi_events_with_their_authorizer(model):
         ("GET /plain", "EchoFunction", "AWS_IAM"),
         ("GET /items/special", "GreeterFunction", "AWS_IAM"),
         ("GET /hello/{name}", "GreeterFunction", "AWS_IAM"),
+        ("GET /whoami/{tag}", "GreeterFunction", "AWS_IAM"),
+        ("GET /slow", "SlowFunction", "AWS_IAM"),
         ("GET /boom", "WorkerFunction", "AWS_IAM"),
         ("GET /broken", "BrokenFunction", "AWS_IAM"),
     }

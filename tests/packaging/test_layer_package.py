@@ -7,6 +7,7 @@ its helpers, linked from the test venv). A dependency missing from layers/mpesa/
 one pruned by mistake, fails here rather than on the first invocation in AWS.
 """
 
+import importlib.util
 import os
 import platform
 import subprocess
@@ -55,6 +56,18 @@ def test_runtime_provided_packages_are_pruned_from_the_layer(built_layer: Path) 
     present = {p.name for p in built_layer.iterdir()}
     assert not present & {"boto3", "botocore", "s3transfer", "dateutil", "six.py"}
     assert {"mpesa", "aws_lambda_powertools", "pydantic", "pydantic_settings", "cryptography", "tzdata"} <= present
+
+
+def test_the_layer_ships_bytecode_used_without_checking_its_source(built_layer: Path) -> None:
+    """/opt is read-only on Lambda: a module without its .pyc is compiled from source at every cold start.
+    The .pyc must not depend on the source's mtime either, which the zip does not keep exactly."""
+    sources = list(built_layer.rglob("*.py"))
+    assert len(sources) > 100
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        assert cached.is_file(), f"{source.relative_to(built_layer)} has no bytecode"
+        flags = int.from_bytes(cached.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{cached.relative_to(built_layer)}: not an unchecked hash-based .pyc"
 
 
 @pytest.mark.parametrize("function_dir", FUNCTIONS, ids=lambda p: p.name)

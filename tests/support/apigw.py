@@ -86,6 +86,18 @@ def call(handler: Handler, event: dict[str, Any]) -> tuple[int, Any]:
     return int(response["statusCode"]), (json.loads(body) if body else None)
 
 
+def call_route(
+    handler: Handler, method: str, path: str, *, route: str | None = None, **options: Any
+) -> tuple[int, Any]:
+    """Call `handler` as API Gateway would for `path` on `route`; `query` (a dict) is the query string."""
+    query = options.pop("query", None)
+    event = http_event(method, path, route=route, **options)
+    if query is not None:
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+        event["queryStringParameters"] = dict(query)
+    return call(handler, event)
+
+
 class CallbackFront:
     """Serves POST routes (template-style `{param}` paths) to handlers on 127.0.0.1."""
 

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from mpesa.edge.signed_urls import sign
+from tests.support.apigw import call_route
 
 HASHED_MSISDN = hashlib.sha256(b"254708374149").hexdigest()  # what C2B v2 sends
 MASKED_MSISDN = "2547 ***** 149"  # what the docs (and the simulator's v1) show
@@ -53,17 +54,6 @@ CONFIRMATION_ROUTE = "/v1/hooks/c2b/{short_code}/{secret}/confirmation"
 
 
 # --- driving the C2B handlers in one process (tests/integration/c2b) -----------------------------
-
-
-def call_route(handler: Any, method: str, path: str, *, route: str | None = None, **options: Any) -> tuple[int, Any]:
-    from tests.support.apigw import call, http_event
-
-    query = options.pop("query", None)
-    event = http_event(method, path, route=route, **options)
-    if query is not None:
-        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
-        event["queryStringParameters"] = dict(query)
-    return call(handler, event)
 
 
 def deliver(

@@ -20,7 +20,7 @@ from mpesa.daraja.models import (
     StkPushResponse,
     StkQueryResponse,
 )
-from mpesa.errors import ConflictError
+from mpesa.errors import ConflictError, InputError
 from mpesa.flows.c2b.dynamodb import payment_item
 from mpesa.flows.c2b.model import (
     ExpectedPayment,
@@ -34,6 +34,9 @@ from mpesa.flows.c2b.model import (
 )
 from mpesa.flows.c2b.ports import ListedPayment, Page, WriteResult, Written
 from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkPayments
+from mpesa.markets import Country
+from mpesa.openapi.models import TransactionAnswer, TransactionStatusAnswer
+from mpesa.providers.registry import Providers
 from mpesa.records import (
     NOT_SENT,
     OUTBOX_BUCKET,
@@ -56,6 +59,7 @@ from mpesa.records.balances import BalanceReport, BalanceRequest
 from mpesa.records.budgets import Reservation, Reserved
 from mpesa.records.dynamodb import record_from_item
 from mpesa.records.outbox import Outbox
+from mpesa.records.store import RecordPage
 from mpesa.settings import MpesaSettings
 
 OUTBOX_GRACE = timedelta(minutes=2)
@@ -64,8 +68,20 @@ OUTBOX_GRACE = timedelta(minutes=2)
 @dataclass
 class _Entry:
     record: Record
-    bucket: str | None
     next_check_at: str | None
+
+    @property
+    def bucket(self) -> str | None:
+        """The pending index's partition, kept on the record as DynamoDB's item carries it."""
+        return self.record.pending_bucket
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self.record = replace(self.record, pending_bucket=value)
+
+
+def _nairobi_day(instant: str) -> date:
+    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(NAIROBI).date()
 
 
 class InMemoryRecordStore:
@@ -77,6 +93,7 @@ class InMemoryRecordStore:
         self._receipts: dict[str, str] = {}  # receipt -> transaction id (the receipt claims)
         self._claim_kinds: dict[str, str] = {}  # receipt -> holder_kind, for flows whose records may be linked
         self._claim_links: dict[str, str] = {}  # receipt -> the other flow's record linked to the holder
+        self._watermarks: dict[str, datetime] = {}
         self._lock = threading.RLock()
 
     # --- reads -------------------------------------------------------------------------------
@@ -89,6 +106,8 @@ class InMemoryRecordStore:
             return entry.record
 
     def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
+        if ref is not Ref.CONVERSATION_ID:
+            return None  # as on DynamoDB: only a payout's ConversationID is indexed
         with self._lock:
             return next(
                 (e.record for e in self._entries.values() if e.record.kind is kind and e.record.ref(ref) == value),
@@ -99,9 +118,32 @@ class InMemoryRecordStore:
         with self._lock:
             records = [e.record for e in self._entries.values()]
         for record in sorted(records, key=lambda r: r.created_at):
-            created = datetime.fromisoformat(record.created_at.replace("Z", "+00:00"))
-            if created.astimezone(NAIROBI).date() == day:
+            if _nairobi_day(record.created_at) == day:
                 yield record
+
+    def page_of_day(
+        self, kind: Kind, day: date, status: Status | None, limit: int, position: Mapping[str, str] | None
+    ) -> RecordPage:
+        after: tuple[str, str] | None = None
+        if position is not None:
+            created_at, _, transaction_id = str(position.get("after", "")).partition(" ")
+            if set(position) != {"after"} or not created_at or not transaction_id:
+                raise InputError("next", "is not a cursor this route gave for this date and status")
+            after = (created_at, transaction_id)
+        with self._lock:
+            found = [
+                e.record
+                for e in self._entries.values()
+                if e.record.kind is kind
+                and (status is None or e.record.status is status)
+                and _nairobi_day(e.record.created_at) == day
+            ]
+        found.sort(key=lambda r: (r.created_at, r.transaction_id), reverse=True)
+        if after is not None:
+            found = [r for r in found if (r.created_at, r.transaction_id) < after]
+        page = found[:limit]
+        more = len(found) > limit
+        return RecordPage(page, {"after": f"{page[-1].created_at} {page[-1].transaction_id}"} if more else None)
 
     def receipt_holder(self, receipt: str) -> str | None:
         with self._lock:
@@ -123,11 +165,30 @@ class InMemoryRecordStore:
 
     # --- writes ------------------------------------------------------------------------------
 
-    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> bool:
         with self._lock:
             entry = self._entries.get(transaction_id)
-            if entry and entry.bucket == kind.value and not entry.record.status.is_final:
-                entry.next_check_at = iso(next_check_at)
+            if entry is None or entry.record.status.is_final or entry.bucket not in (None, kind.value):
+                return False
+            entry.bucket, entry.next_check_at = kind.value, iso(next_check_at)
+            return True
+
+    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+        with self._lock:
+            found = [
+                e.record
+                for e in self._entries.values()
+                if e.record.kind is kind and iso(start) <= e.record.created_at < iso(end)
+            ]
+        return sorted(found, key=lambda r: (r.created_at, r.transaction_id))
+
+    def watermark(self, name: str) -> datetime | None:
+        with self._lock:
+            return self._watermarks.get(name)
+
+    def set_watermark(self, name: str, moment: datetime) -> None:
+        with self._lock:
+            self._watermarks[name] = datetime.fromisoformat(iso(moment))  # stored as text, as on DynamoDB
 
     def create_pending(self, new: NewRecord) -> Record:
         with self._lock:
@@ -148,8 +209,12 @@ class InMemoryRecordStore:
                 details=dict(new.details),
                 refs=dict(new.refs),
             )
-            self._entries[new.transaction_id] = _Entry(record, new.kind.value, iso(new.next_check_at))
-            return record
+            if new.next_check_at is None:
+                self._entries[new.transaction_id] = _Entry(record, None)
+            else:
+                watched = replace(record, pending_bucket=new.kind.value)
+                self._entries[new.transaction_id] = _Entry(watched, iso(new.next_check_at))
+            return self._entries[new.transaction_id].record
 
     def attach_refs(self, transaction_id: str, refs: Mapping[Ref, str]) -> Record:
         with self._lock:
@@ -168,6 +233,7 @@ class InMemoryRecordStore:
             if entry is None:
                 raise RecordNotFoundError(transaction_id)
             record = entry.record
+            watched = entry.bucket is not None  # the sweep watches it: settled into the outbox partition
             refs_agree = all(record.ref(ref) in (None, value) for ref, value in settlement.refs.items())
             record_ok = not record.status.is_final and refs_agree
             claim_ok = settlement.receipt is None or self._receipts.get(settlement.receipt, transaction_id) == (
@@ -189,7 +255,8 @@ class InMemoryRecordStore:
                     paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
                     details={**record.details, **settlement.details},
                 )
-                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
+                if watched:
+                    entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)
             if record_ok and self._linkable(settlement.receipt, transaction_id):
                 # The same payment seen by another flow first (C2B): settle, linked, not counted again.
@@ -208,7 +275,8 @@ class InMemoryRecordStore:
                     paid_at=iso(settlement.paid_at) if settlement.paid_at else record.paid_at,
                 )
                 self._link(entry, settlement.receipt, Flag.COUNTED_BY_LINKED_RECORD)
-                entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
+                if watched:
+                    entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(now + OUTBOX_GRACE)
                 return SettleResult(entry.record, changed=True)
             if record_ok:  # the receipt belongs to another record: never pay twice
                 self._flag(entry, Flag.DUPLICATE_RECEIPT)
@@ -270,6 +338,14 @@ class InMemoryRecordStore:
             entry.bucket, entry.next_check_at = kind.value, iso(recheck_at)
             return SettleResult(entry.record, changed=True)
 
+    def claim_send(self, transaction_id: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None or entry.record.status is not Status.PENDING or entry.record.send_claimed_at:
+                return False
+            entry.record = replace(entry.record, send_claimed_at=iso(now_utc()))
+            return True
+
     def flag(self, transaction_id: str, flag: Flag) -> None:
         with self._lock:
             self._flag(self._entry(transaction_id), flag)
@@ -290,6 +366,14 @@ class InMemoryRecordStore:
                 raise AssertionError("condition failed: no late success on the record")
             entry.record = replace(entry.record, late_event_published=True)
             entry.bucket = entry.next_check_at = None
+
+    def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:
+        with self._lock:
+            entry = self._entries.get(transaction_id)
+            if entry is None or entry.record.event_published or not entry.record.status.is_final:
+                return False
+            entry.bucket, entry.next_check_at = OUTBOX_BUCKET, iso(resend_at)
+            return True
 
     def close_not_sent(self, transaction_id: str) -> None:
         with self._lock:
@@ -468,12 +552,14 @@ def query_answer(checkout_request_id: str, result_code: str, result_desc: str = 
 @dataclass
 class RecordingStarter:
     started: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # the execution names asked for (the prompt flow's)
     fail: bool = False
 
-    def start(self, transaction_id: str) -> None:
+    def start(self, transaction_id: str, *, name: str | None = None) -> None:
         if self.fail:
             raise RuntimeError("Step Functions unavailable")
         self.started.append(transaction_id)
+        self.names.append(name or transaction_id)
 
 
 @dataclass
@@ -487,6 +573,139 @@ class StkFlowFakes:
     gateway: FakeStkGateway
     starter: RecordingStarter
     settings: MpesaSettings
+
+
+@dataclass
+class FakeOpenApiGateway:
+    """Answers like mpesa.openapi.OpenApiClient from queued answers (a value is returned, an exception
+    raised); records every call. By default a prompt or a payout is paid and a query finds it Completed.
+    `hold` makes a prompt wait until it is set (a customer who has not answered yet)."""
+
+    prompts: list[dict[str, Any]] = field(default_factory=list)
+    payouts: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+    prompt_answers: list[Any] = field(default_factory=list)
+    payout_answers: list[Any] = field(default_factory=list)
+    query_answers: list[Any] = field(default_factory=list)
+    hold: threading.Event | None = None
+
+    def c2b_single_stage(self, **kwargs: Any) -> TransactionAnswer:
+        self.prompts.append(kwargs)
+        if self.hold is not None:
+            self.hold.wait(5)
+        return self._answer(self.prompt_answers, kwargs["third_party_conversation_id"], len(self.prompts))
+
+    def b2c_payment(self, **kwargs: Any) -> TransactionAnswer:
+        self.payouts.append(kwargs)
+        return self._answer(self.payout_answers, kwargs["third_party_conversation_id"], len(self.payouts))
+
+    def query_transaction_status(self, query_reference: str, **kwargs: Any) -> TransactionStatusAnswer:
+        self.queries.append(query_reference)
+        answer = self.query_answers.pop(0) if self.query_answers else openapi_status("Completed", "QRY0000001")
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, TransactionStatusAnswer)
+        return answer
+
+    @staticmethod
+    def _answer(queue: list[Any], caller_id: str, number: int) -> TransactionAnswer:
+        answer = queue.pop(0) if queue else openapi_paid(caller_id, f"TXN{number:07d}")
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, TransactionAnswer)
+        return answer
+
+
+def openapi_paid(caller_id: str, transaction_id: str = "TXN0000001") -> TransactionAnswer:
+    return TransactionAnswer.model_validate(
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            "output_TransactionID": transaction_id,
+            "output_ConversationID": "c" * 32,
+            "output_ThirdPartyConversationID": caller_id,
+        }
+    )
+
+
+def openapi_status(state: str, transaction_id: str = "") -> TransactionStatusAnswer:
+    return TransactionStatusAnswer.model_validate(
+        {
+            "output_ResponseCode": "INS-0",
+            "output_ResponseDesc": "Request processed successfully",
+            "output_ResponseTransactionStatus": state,
+            "output_TransactionID": transaction_id,
+            "output_ConversationID": "d" * 32,
+            "output_ThirdPartyConversationID": "query",
+        }
+    )
+
+
+def tanzania_settings(**overrides: Any) -> MpesaSettings:
+    """Sandbox settings with the OpenAPI's credentials set (Tanzania served); the fakes never encrypt."""
+    from tests.support.daraja import make_settings
+
+    values = {
+        "MPESA_CALLBACK_SECRET": "s" * 40,
+        "MPESA_TZ_API_KEY": "sim-openapi-api-key",
+        "MPESA_TZ_PUBLIC_KEY": "unused-by-the-fakes",
+        "MPESA_TZ_SERVICE_PROVIDER_CODE": "000000",
+        **overrides,
+    }
+    return make_settings(**values)
+
+
+def providers_for(
+    settings: MpesaSettings,
+    openapi: FakeOpenApiGateway,
+    *,
+    stk: FakeStkGateway | None = None,
+    b2c: FakeB2cGateway | None = None,
+) -> Providers:
+    """Kenya's Daraja over the fake gateways, Tanzania's OpenAPI over the fake OpenAPI."""
+    from mpesa.providers.daraja import DarajaProvider
+    from mpesa.providers.openapi import OpenApiProvider
+
+    return Providers(
+        settings,
+        {
+            Country.KE: lambda: DarajaProvider(
+                settings, stk=(lambda: stk) if stk else None, b2c=(lambda: b2c) if b2c else None
+            ),
+            Country.TZ: lambda: OpenApiProvider(settings, lambda: openapi),
+        },
+    )
+
+
+@dataclass
+class TanzaniaFlowFakes:
+    """The STK flow with Tanzania served by a fake OpenAPI, the prompt flow recorded (not run)."""
+
+    payments: StkPayments
+    store: InMemoryRecordStore
+    publisher: RecordingPublisher
+    openapi: FakeOpenApiGateway
+    daraja: FakeStkGateway
+    prompt_flow: RecordingStarter
+    settings: MpesaSettings
+
+
+def tanzania_flow(settings: MpesaSettings | None = None) -> TanzaniaFlowFakes:
+    settings = settings or tanzania_settings()
+    store, publisher = InMemoryRecordStore(), RecordingPublisher()
+    openapi, daraja, prompt_flow = FakeOpenApiGateway(), FakeStkGateway(), RecordingStarter()
+    deps = StkDeps(
+        settings=settings,
+        store=store,
+        inbox=InMemoryInbox(),
+        outbox=Outbox(store, publisher, {Kind.STK: StkEvents()}),
+        gateway=lambda: daraja,
+        flow=RecordingStarter(),
+        timing=FlowTiming(),
+        providers=providers_for(settings, openapi, stk=daraja),
+        prompt_flow=prompt_flow,
+    )
+    return TanzaniaFlowFakes(StkPayments(deps), store, publisher, openapi, daraja, prompt_flow, settings)
 
 
 def stk_flow(settings: MpesaSettings) -> StkFlowFakes:
@@ -716,7 +935,7 @@ class InMemoryC2BStore:
 
     def _insert(self, item: dict[str, Any], now: datetime) -> Record:
         record = record_from_item(item)
-        self.records._entries[record.transaction_id] = _Entry(record, OUTBOX_BUCKET, iso(now + OUTBOX_GRACE))
+        self.records._entries[record.transaction_id] = _Entry(record, str(item["next_check_at"]))
         return record
 
     def _apply(self, match: MatchPlan) -> None:

@@ -66,9 +66,13 @@ def fast_forward_time(on_wait: Callable[[int], None] | None = None) -> Iterator[
 
 
 def deploy_state_machine(asl_file: str, substitutions: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """Create the Lambda functions named in `substitutions` (as <LogicalId>Arn) and the state machine."""
+    """Create the Lambda functions named in `substitutions` (as <LogicalId>Arn) and the state machine.
+    Several machines may be deployed in one account: the role is made once."""
     iam, lam, sfn = boto3.client("iam"), boto3.client("lambda"), boto3.client("stepfunctions")
-    role = iam.create_role(RoleName="sfn-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    try:
+        role = iam.get_role(RoleName="sfn-test")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="sfn-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return event\n")
@@ -88,9 +92,16 @@ def deploy_state_machine(asl_file: str, substitutions: dict[str, str]) -> tuple[
     return machine["stateMachineArn"], arns
 
 
-def run_to_end(state_machine_arn: str, payload: dict[str, Any], timeout_s: float = 30) -> dict[str, Any]:
+def run_to_end(
+    state_machine_arn: str, payload: dict[str, Any], timeout_s: float = 30, name: str | None = None
+) -> dict[str, Any]:
+    """Start an execution and wait for its end; name executions when a test runs several (moto names an
+    unnamed one "None", so a second unnamed one clashes)."""
     sfn = boto3.client("stepfunctions")
-    execution = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(payload))["executionArn"]
+    named = {"name": name} if name else {}
+    execution = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(payload), **named)[
+        "executionArn"
+    ]
     deadline = time.monotonic() + timeout_s
     while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
         if time.monotonic() > deadline:

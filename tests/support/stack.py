@@ -24,7 +24,7 @@ from simulator.server import SimulatorServer
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 MOTO_CONFIG: "DefaultConfig" = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-TABLES = ("TransactionsTable", "IdempotencyTable", "StateTable")
+TABLES = ("TransactionsTable", "StateTable")
 BUS = "payments-bus"
 SANDBOX_SECRET_ENV = {
     "MMO_MPESA_CONSUMER_KEY": "sim-consumer-key",
@@ -120,7 +120,6 @@ def stack_environment(simulator: SimulatorServer, callback_base_url: str) -> dic
         "MPESA_CALLBACK_SECRET": secrets.token_hex(24),
         "MPESA_CALLBACK_ALLOWED_IPS": "127.0.0.1",
         "TRANSACTIONS_TABLE_NAME": "TransactionsTable",
-        "IDEMPOTENCY_TABLE_NAME": "IdempotencyTable",
         "STATE_TABLE_NAME": "StateTable",
         "EVENT_BUS_NAME": BUS,
         "POWERTOOLS_METRICS_DISABLED": "true",

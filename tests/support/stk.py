@@ -52,13 +52,6 @@ def transactions():
     return table().scan()["Items"]
 
 
-def forget_idempotency_records():
-    """As if the Powertools record expired, or was deleted after a crash or a Lambda timeout."""
-    idempotency = boto3.resource("dynamodb").Table("IdempotencyTable")
-    for item in idempotency.scan()["Items"]:
-        idempotency.delete_item(Key={"id": item["id"]})
-
-
 def stk_callback(checkout_request_id, result_code=0, amount=10, receipt="RKT1AB2CD3", phone=254712345678):
     callback: dict[str, Any] = {
         "MerchantRequestID": "29115-34620561-1",

@@ -1,7 +1,6 @@
 """Fixtures of the in-process STK stack (moto + the simulator + the handlers), shared as a pytest plugin
 (tests/conftest.py): `simulator`, `handlers`, `front`, `stack`."""
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,8 +22,6 @@ def simulator() -> Iterator[SimulatorServer]:
 
 @pytest.fixture(scope="session")
 def handlers() -> dict[str, Any]:
-    # Module-level Powertools objects read the environment at import: import once the names are set.
-    os.environ.setdefault("IDEMPOTENCY_TABLE_NAME", "IdempotencyTable")
     from functions.payment_status import app as payment_status
     from functions.stk_callback import app as stk_callback
     from functions.stk_push import app as stk_push

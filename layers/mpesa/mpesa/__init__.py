@@ -9,8 +9,9 @@ Everything else is organised by concern (docs/decisions.md, "Package layout"): t
 `reconciliation`, `edge` and `runtime`. Names load on first use, so importing `mpesa` costs nothing.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mpesa.lazy import lazy_exports
 
 _EXPORTS = {
     "MpesaService": "mpesa.service",
@@ -35,8 +36,4 @@ if TYPE_CHECKING:
     from mpesa.service import MpesaService
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mpesa' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -195,6 +195,8 @@ def classify(result_code: int | str | None) -> ResultCodeInfo:
     if code[:4].upper() == "INS-":
         code = code.upper()  # "ins-9" and "INS-9" are the same OpenAPI code
     entry = _CODES.get(code) or _INS_CODES.get(code)
+    if entry is None and code in _STORED_TRANSACTION_STATUSES:
+        return classify_transaction_status(code)
     if entry is None:
         return ResultCodeInfo(code, "unrecognised result code", Disposition.UNKNOWN, Outcome.UNKNOWN)
     meaning, disposition, *wait = entry
@@ -224,6 +226,11 @@ _TRANSACTION_STATUSES: dict[str, tuple[str, Disposition, Outcome]] = {
     "expired": ("Expired", _R, Outcome.RETRY),
     "pending": ("Pending", _P, Outcome.UNKNOWN),
 }
+
+
+# A record settled by the OpenAPI status query keeps the transaction's status as its result code
+# (the query's own INS-0 only says that the query worked): `classify` reads these exact names too.
+_STORED_TRANSACTION_STATUSES = frozenset(name for name, _, _ in _TRANSACTION_STATUSES.values())
 
 
 def classify_transaction_status(status: str | None) -> ResultCodeInfo:
@@ -272,11 +279,18 @@ _REFUSALS: dict[str, RefusalInfo] = {
 }
 
 
+# OpenAPI refusals that name a fault in the request itself (amount, reference, number, parameters).
+_INS_CALLER_ERRORS = frozenset({"INS-14", "INS-15", "INS-17", "INS-19", "INS-20", "INS-21", "INS-2051"})
+
+
 def classify_refusal(error_code: str | None, error_message: str) -> RefusalInfo:
-    """What Daraja's synchronous error answer (`errorCode`, `errorMessage`) means for the caller."""
+    """What a synchronous refusal (Daraja's `errorCode` and `errorMessage`, or an OpenAPI INS code)
+    means for the caller."""
     code = error_code or ""
-    if code.startswith(BAD_REQUEST_CODE_PREFIX):
+    if code.startswith(BAD_REQUEST_CODE_PREFIX) or code in _INS_CALLER_ERRORS:
         return RefusalInfo(code, Refusal.CALLER_ERROR, False)
+    if code == "INS-16":  # "temporary overloading": refused before processing, like Daraja's spike arrest
+        return RefusalInfo(code, Refusal.RATE_LIMITED, True, classify(code).retry_after_s)
     if code == STILL_PROCESSING_ERROR and "lock" in error_message.lower():
         # 500.001.1001 "Unable to lock subscriber": the same wait as result code 1001.
         return RefusalInfo(code, Refusal.CUSTOMER_BUSY, True, classify("1001").retry_after_s)

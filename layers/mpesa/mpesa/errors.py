@@ -65,6 +65,14 @@ class ConflictError(RefusedError):
     """The request clashes with an earlier one (an idempotency key used for another request)."""
 
 
+class RequestInProgressError(ConflictError):
+    """A request with this key is still being processed (its answer is not known yet): ask again shortly."""
+
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__("a request with this Idempotency-Key is still being processed")
+        self.transaction_id = transaction_id
+
+
 class NotSentError(RefusedError):
     """The request surely never reached M-Pesa (connection refused, open breaker, no time left):
     safe to send again with the same idempotency key. `transaction_id` names the record, if one exists."""
@@ -72,7 +80,12 @@ class NotSentError(RefusedError):
     transaction_id: str | None = None
 
 
-class DarajaUnavailableError(UnavailableError):
+class ProviderUnavailableError(UnavailableError):
+    """A provider (mpesa.providers) could not answer a query now. The state machines retry it by this name
+    (errorType), or by its Daraja subclass's."""
+
+
+class DarajaUnavailableError(ProviderUnavailableError):
     """Daraja could not answer a query now. The state machine retries it by this name (errorType)."""
 
 

@@ -1,4 +1,5 @@
-"""Per-container wiring from the Lambda environment: settings, records, events, Daraja, the flows.
+"""Per-container wiring from the Lambda environment: settings, records, events, the providers (Daraja,
+Vodacom's OpenAPI), the flows.
 
 Everything is built on first use and cached for the container's life: the first invocation pays the
 cost, later ones reuse the clients (and Daraja's session and token). `reset()` is for tests that change
@@ -14,25 +15,29 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mpesa.errors import ConfigurationError
-from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkGateway, StkPayments
-from mpesa.reconciliation.sweep import Sweep
-from mpesa.records.model import Kind
-from mpesa.records.outbox import EventCatalog, Outbox
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
+    # Like the other flows, STK's loads with its first use: a payout or C2B function never imports it.
     from mpesa.daraja.client import DarajaClient
     from mpesa.flows.b2c import AccountBalances, B2cGateway, B2cPayouts, PayoutTiming
     from mpesa.flows.c2b import C2BConfig, C2BPayments, RegisterGateway
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
+    from mpesa.flows.stk import FlowTiming, StkGateway, StkPayments
+    from mpesa.openapi.client import OpenApiClient
+    from mpesa.providers.openapi import OpenApiGateway
+    from mpesa.providers.registry import Providers
     from mpesa.reconciliation.daily import DailyReconciliation
     from mpesa.reconciliation.report import S3Reports
+    from mpesa.reconciliation.sweep import Sweep
     from mpesa.records.balances import DynamoBalances
     from mpesa.records.budgets import DynamoBudgets
     from mpesa.records.dynamodb import DynamoRecordStore
     from mpesa.records.events import EventBridgePublisher
     from mpesa.records.inbox import DynamoInbox
+    from mpesa.records.model import Record
+    from mpesa.records.outbox import Outbox
     from mpesa.settings import MpesaSettings
 
 
@@ -44,6 +49,8 @@ def env(name: str) -> str:
 
 
 def flow_timing() -> FlowTiming:
+    from mpesa.flows.stk import FlowTiming
+
     defaults = FlowTiming()
     return FlowTiming(
         wait_seconds=int(os.environ.get("STK_TIMEOUT_WAIT_SECONDS", defaults.wait_seconds)),
@@ -53,13 +60,15 @@ def flow_timing() -> FlowTiming:
 
 
 def stk_timeout_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]:
-    """The input of statemachines/stk_timeout.asl.json."""
+    """The input of statemachines/stk_timeout.asl.json, started by the sweep's check of a payment still
+    pending after its callback's wait, which made the first query: the flow waits one interval and
+    queries on, to the attempts left."""
     return {
         "transaction_id": transaction_id,
-        "wait_seconds": timing.wait_seconds,
+        "wait_seconds": timing.query_interval_seconds,
         "query_interval_seconds": timing.query_interval_seconds,
         "max_attempts": timing.max_attempts,
-        "resolution": {"attempt": 0},
+        "resolution": {"attempt": 1},
     }
 
 
@@ -75,18 +84,29 @@ def payout_timing() -> PayoutTiming:
 
 
 def b2c_timeout_input(payout_id: str, timing: PayoutTiming) -> dict[str, Any]:
-    """The input of statemachines/b2c_timeout.asl.json."""
+    """The input of statemachines/b2c_timeout.asl.json, started by the sweep's check of a payout still
+    pending after its Result's wait: the flow asks Transaction Status at once."""
     return {
         "payout_id": payout_id,
-        "result_wait_seconds": timing.result_wait_seconds,
+        "result_wait_seconds": 0,
         "status_interval_seconds": timing.status_interval_seconds,
         "max_status_queries": timing.max_status_queries,
         "resolution": {"attempt": 0},
     }
 
 
+def prompt_flow_input(transaction_id: str, timing: FlowTiming) -> dict[str, Any]:
+    """The input of statemachines/prompt_flow.asl.json: the prompt, then the same bounded queries."""
+    return {
+        "transaction_id": transaction_id,
+        "query_interval_seconds": timing.query_interval_seconds,
+        "max_attempts": timing.max_attempts,
+        "resolution": {"attempt": 0},
+    }
+
+
 class StepFunctionsStarter:
-    """Starts a state machine per record, named after it: starting twice is a no-op (Standard)."""
+    """Starts a state machine per record, named after it (or `name`): starting twice is a no-op (Standard)."""
 
     def __init__(
         self, state_machine_arn: str, input_for: Callable[[str], dict[str, Any]], client: SFNClient | None = None
@@ -95,14 +115,14 @@ class StepFunctionsStarter:
         self._input_for = input_for
         self._client = client
 
-    def start(self, transaction_id: str) -> None:
+    def start(self, transaction_id: str, *, name: str | None = None) -> None:
         if self._client is None:
             import boto3
 
             self._client = boto3.client("stepfunctions")
         payload = json.dumps(self._input_for(transaction_id))
         try:
-            self._client.start_execution(stateMachineArn=self._arn, name=transaction_id, input=payload)
+            self._client.start_execution(stateMachineArn=self._arn, name=name or transaction_id, input=payload)
         except self._client.exceptions.ExecutionAlreadyExists:
             return
 
@@ -145,6 +165,9 @@ def publisher() -> EventBridgePublisher:
 def outbox() -> Outbox:
     from mpesa.flows.b2c.events import B2cEvents
     from mpesa.flows.c2b.events import C2BEvents
+    from mpesa.flows.stk.events import StkEvents
+    from mpesa.records.model import Kind
+    from mpesa.records.outbox import EventCatalog, Outbox
 
     catalogs: dict[Kind, EventCatalog] = {Kind.STK: StkEvents(), Kind.B2C: B2cEvents(), Kind.C2B: C2BEvents()}
     return Outbox(store(), publisher(), catalogs)
@@ -171,9 +194,38 @@ def daraja() -> DarajaClient:
     return DarajaClient(settings(), state_table_name=os.environ.get("STATE_TABLE_NAME"))
 
 
+@cache
+def openapi() -> OpenApiClient:
+    from mpesa.openapi.client import OpenApiClient
+
+    return OpenApiClient.from_environment(settings())
+
+
 def gateway() -> StkGateway:
     """What the STK flow calls for M-Pesa (looked up at each use, so a test can replace it)."""
     return daraja()
+
+
+def openapi_gateway() -> OpenApiGateway:
+    """What the Tanzanian provider calls (looked up at each use, so a test can replace it)."""
+    return openapi()
+
+
+@cache
+def providers() -> Providers:
+    """Each market's provider (mpesa.providers.registry): Kenya is Daraja, Tanzania Vodacom's OpenAPI."""
+    from mpesa.markets import Country
+    from mpesa.providers.daraja import DarajaProvider
+    from mpesa.providers.openapi import OpenApiProvider
+    from mpesa.providers.registry import Providers
+
+    return Providers(
+        settings(),
+        {
+            Country.KE: lambda: DarajaProvider(settings(), stk=lambda: gateway(), b2c=lambda: b2c_gateway()),
+            Country.TZ: lambda: OpenApiProvider(settings(), lambda: openapi_gateway()),
+        },
+    )
 
 
 def b2c_gateway() -> B2cGateway:
@@ -199,6 +251,7 @@ def b2c_payouts() -> B2cPayouts:
             flow=starter,
             timing=timing,
             guard_rails=GuardRails.from_settings(settings()),
+            providers=providers(),
         )
     )
 
@@ -212,9 +265,15 @@ def account_balances() -> AccountBalances:
 
 @cache
 def stk_payments() -> StkPayments:
+    from mpesa.flows.stk import StkDeps, StkPayments
+
     timing = flow_timing()
     arn = os.environ.get("STK_TIMEOUT_STATE_MACHINE_ARN")
     starter = StepFunctionsStarter(arn, lambda txn: stk_timeout_input(txn, timing)) if arn else None
+    prompt_arn = os.environ.get("PROMPT_FLOW_STATE_MACHINE_ARN")
+    prompt_starter = (
+        StepFunctionsStarter(prompt_arn, lambda txn: prompt_flow_input(txn, timing)) if prompt_arn else None
+    )
     return StkPayments(
         StkDeps(
             settings=settings(),
@@ -224,6 +283,8 @@ def stk_payments() -> StkPayments:
             gateway=lambda: gateway(),
             flow=starter,
             timing=timing,
+            providers=providers(),
+            prompt_flow=prompt_starter,
         )
     )
 
@@ -265,7 +326,11 @@ def c2b_payments() -> C2BPayments:
 
 @cache
 def sweep() -> Sweep:
-    return Sweep(store(), outbox(), [stk_payments().resolution, b2c_payouts().resolution])
+    from mpesa.reconciliation.stragglers import StragglerPass
+    from mpesa.reconciliation.sweep import Sweep
+
+    stk, b2c = stk_payments().resolution, b2c_payouts().resolution
+    return Sweep(store(), outbox(), [stk, b2c], StragglerPass(store(), outbox(), [stk, b2c]))
 
 
 @cache
@@ -286,6 +351,7 @@ def reconciliation() -> DailyReconciliation:
     from mpesa.flows.b2c.reconcile import PayoutReconciler
     from mpesa.flows.c2b.reconcile import C2BReconciler
     from mpesa.flows.stk.reconcile import StkReconciler
+    from mpesa.providers.registry import DARAJA, markets_of
     from mpesa.reconciliation.daily import DailyReconciliation, FlowReconciler
     from mpesa.reconciliation.statement import PullStatement
 
@@ -306,10 +372,20 @@ def reconciliation() -> DailyReconciliation:
         outbox(),
         reconcilers,
         reports(),
+        statement_countries=markets_of(DARAJA),  # Pull Transactions is Daraja's statement
+        review=_review_unconfirmed,
     )
+
+
+def _review_unconfirmed(record: Record) -> None:
+    from mpesa.records.model import Kind
+
+    if record.kind is Kind.STK:
+        stk_payments().callbacks.review_unconfirmed(record)
 
 
 def reset() -> None:
     built = (settings, store, inbox, publisher, outbox, daraja, stk_payments, sweep, reports, reconciliation)
-    for part in (*built, budgets, balances, b2c_payouts, account_balances, c2b_config, c2b_store, c2b_payments):
+    parts = (budgets, balances, b2c_payouts, account_balances, c2b_config, c2b_store, c2b_payments, openapi, providers)
+    for part in (*built, *parts):
         part.cache_clear()

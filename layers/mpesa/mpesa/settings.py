@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, cast
 
 from pydantic import (
     AnyHttpUrl,
@@ -25,6 +25,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mpesa.errors import ConfigurationError
 from mpesa.markets import AmountLimit, Country, TransactionKind
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 
 class Environment(StrEnum):
@@ -201,6 +204,11 @@ class MpesaSettings(BaseSettings):
             raise ConfigurationError(problems)
         return self.initiator_name, self.initiator_password
 
+    @property
+    def openapi_configured(self) -> bool:
+        """Whether the OpenAPI's credentials are set: then Tanzanian requests are served (`openapi()` checks all)."""
+        return None not in (self.tz_api_key, self.tz_public_key, self.tz_service_provider_code)
+
     def openapi(self) -> OpenApiSettings:
         """The Vodacom OpenAPI's settings, or ConfigurationError naming every missing one."""
         problems: dict[str, str] = {}
@@ -284,7 +292,7 @@ def load_settings() -> MpesaSettings:
 
     max_age = int(os.environ.get(SECRET_MAX_AGE_ENV, "300"))
     try:
-        raw = parameters.get_secret(secret_id, max_age=max_age)
+        raw = cast(str, _secrets().get(secret_id, max_age=max_age))  # no transform: the SecretString
     except parameters.exceptions.GetParameterError as exc:
         raise ConfigurationError({SECRET_ID_ENV: f"secret could not be read ({type(exc).__name__})"}) from None
     text = raw
@@ -299,3 +307,19 @@ def load_settings() -> MpesaSettings:
     settings = build_settings(values)
     _cached = (text, settings)
     return settings
+
+
+_provider: "SecretsProvider | None" = None
+
+
+def _secrets() -> "SecretsProvider":
+    """Powertools' Secrets Manager provider (its cache is the container's), on the container's one boto3
+    session rather than a session of its own."""
+    global _provider
+    if _provider is None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        from mpesa import aws
+
+        _provider = SecretsProvider(boto3_session=aws.session())
+    return _provider

@@ -1,4 +1,3 @@
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +37,6 @@ def simulator() -> Iterator[SimulatorServer]:
 
 @pytest.fixture(scope="session")
 def handlers() -> dict[str, Any]:
-    os.environ.setdefault("IDEMPOTENCY_TABLE_NAME", "IdempotencyTable")
     from functions.account_balance import app as account_balance
     from functions.b2c_payout import app as b2c_payout
     from functions.b2c_queue_timeout import app as b2c_queue_timeout

@@ -66,8 +66,9 @@ def test_the_sweep_resolves_a_payout_whose_flow_never_ran_without_paying_twice(s
     payout_id = accepted["payout_id"]
     wait_for(lambda: control(simulator, "GET", "callbacks?kind=b2c_result"))  # the Result is lost
     simulator.configure(callback_mode="normal")
-    later = now_utc() + timedelta(hours=1)
-    counts = runtime.sweep().run(later)
+    checked = now_utc() + timedelta(seconds=runtime.payout_timing().result_wait_seconds + 1)
+    assert runtime.sweep().run(checked) == {"watched": 1}  # still pending: no flow here, the sweep watches
+    counts = runtime.sweep().run(now_utc() + timedelta(hours=1))
     assert counts["status_asked"] == 1
     assert counts["marked_unknown"] == 1
     done = wait_for(lambda: (p := payout(handlers, payout_id)[1])["status"] == "SUCCESS" and p)

@@ -4,9 +4,13 @@ duplicates and races, queue timeouts, unknown outcomes, guard-rails and bad bodi
 import json
 import threading
 import uuid
+from datetime import timedelta
 
 from mpesa import runtime
+from mpesa.clock import NAIROBI, now_utc
+from mpesa.records import Kind, NewRecord
 from mpesa.records.budgets import Scope
+from tests.support.apigw import call_route
 from tests.support.b2c import (
     PHONE,
     deliver,
@@ -240,3 +244,34 @@ def test_bad_bodies_are_4xx_naming_the_field_and_write_nothing(stack, handlers, 
 def test_an_unknown_payout_id_is_404(stack, handlers):
     assert payout(handlers, "0" * 32)[0] == 404
     assert payout(handlers, "not-hex")[0] == 422
+
+
+def test_a_days_payouts_are_listed_newest_first_in_their_status_view(stack, handlers):
+    paid_id = pay(handlers, payout_body())[1]["payout_id"]
+    failed_id = pay(handlers, payout_body(phone="254111111111"))[1]["payout_id"]
+    settled(handlers, paid_id)
+    settled(handlers, failed_id)
+    # A payment of the same day is not a payout.
+    payment = NewRecord(Kind.STK, "a" * 32, "KE", "KES", 10, PHONE, {}, now_utc() + timedelta(minutes=5))
+    runtime.store().create_pending(payment)
+
+    def listing(**query):
+        return call_route(handlers["payout_status"], "GET", "/v1/payouts", query=query)
+
+    code, page = listing()
+    assert code == 200, page
+    assert [p["payout_id"] for p in page["items"]] == [failed_id, paid_id]
+    done = page["items"][1]
+    assert {k: v for k, v in done.items() if k != "events"} == payout(handlers, paid_id)[1]
+    assert PHONE not in json.dumps(page)
+    assert wait_for(
+        lambda: (
+            listing(status="SUCCESS")[1]["items"][0]["events"]
+            == [{"type": "payout.succeeded", "event_id": f"{paid_id}:SUCCESS", "published": True}]
+        )
+    )
+    assert [p["payout_id"] for p in listing(status="FAILED", limit="1")[1]["items"]] == [failed_id]
+    tomorrow = (now_utc().astimezone(NAIROBI) + timedelta(days=1)).date().isoformat()
+    assert listing(date=tomorrow)[1]["items"] == []
+    code, refused = listing(status="LOST")
+    assert (code, refused["fields"][0]["field"]) == (422, "status")

@@ -19,7 +19,6 @@ from tests.support.b2c import (
     settled,
 )
 from tests.support.stack import control, inject_fault, simulator_requests, wait_for
-from tests.support.stk import forget_idempotency_records
 
 ORIGINAL_GATEWAY = runtime.b2c_gateway
 
@@ -58,7 +57,6 @@ def test_an_unknown_outcome_is_resolved_by_transaction_status_without_a_second_p
 def test_a_replay_after_an_unknown_outcome_sends_nothing(stack, handlers, simulator):
     key = uuid.uuid4().hex
     first = unknown_outcome_payout(handlers, simulator, key=key)
-    forget_idempotency_records()
     code, again = pay(handlers, payout_body(), key=key)
     assert (code, again["payout_id"]) == (202, first["payout_id"])
     assert len(payout_requests(simulator)) == 1
@@ -74,6 +72,9 @@ def test_a_crash_before_the_call_is_paid_once_by_the_replay(stack, handlers, sim
     with pytest.raises(RuntimeError):
         pay(handlers, payout_body(), key=key)
     monkeypatch.setattr(runtime, "b2c_gateway", ORIGINAL_GATEWAY)
+    code, answer = pay(handlers, payout_body(), key=key)
+    assert (code, answer["error"]) == (409, "request_in_progress")  # too soon to tell a crash from a wait
+    age(key_payout(key), seconds=31)
     code, accepted = pay(handlers, payout_body(), key=key)
     assert code == 202, accepted
     assert settled(handlers, accepted["payout_id"])["status"] == "SUCCESS"
@@ -99,6 +100,7 @@ def test_a_crash_after_the_call_is_resent_with_the_same_ocid_and_daraja_refuses_
     wait_for(lambda: control(simulator, "GET", "callbacks?kind=b2c_result"))
     monkeypatch.setattr(runtime, "b2c_gateway", ORIGINAL_GATEWAY)
     simulator.configure(callback_mode="normal")
+    age(key_payout(key), seconds=31)  # the replay comes after API Gateway's 30 s
     code, accepted = pay(handlers, payout_body(), key=key)
     assert (code, accepted["status"], accepted["conversation_id"]) == (202, "PENDING", None)
     requests = payout_requests(simulator)
@@ -142,3 +144,26 @@ def test_a_payout_unknown_at_initiation_that_never_happened_ends_unknown_not_fai
     assert payout(handlers, accepted["payout_id"])[1]["status"] == "UNKNOWN"
     assert paid(simulator) == []
     assert len({r["body"]["OriginatorConversationID"] for r in payout_requests(simulator)}) <= 1
+
+
+def key_payout(key: str) -> str:
+    """The payout id of the test caller's Idempotency-Key (how the API derives it)."""
+    from mpesa.edge.caller import principal
+    from mpesa.flows.b2c import payout_id_for
+    from tests.support.apigw import http_event
+
+    return payout_id_for(f"{principal(http_event('POST', '/v1/payouts'))}\n{key}")
+
+
+def age(payout_id: str, seconds: int) -> None:
+    from datetime import timedelta
+
+    import boto3
+
+    from mpesa.clock import iso, now_utc
+
+    boto3.resource("dynamodb").Table("TransactionsTable").update_item(
+        Key={"pk": f"txn#{payout_id}"},
+        UpdateExpression="SET created_at = :c",
+        ExpressionAttributeValues={":c": iso(now_utc() - timedelta(seconds=seconds))},
+    )

@@ -126,15 +126,29 @@ def test_failing_status_queries_are_retried_then_caught(stack, handlers, simulat
     assert len(payout_requests(simulator)) == 1
 
 
-def test_the_flow_started_by_the_payout_resolves_it(stack, handlers, simulator, machine, monkeypatch):
+def test_the_flow_is_started_by_the_sweeps_check_only_for_a_payout_still_pending(
+    stack, handlers, simulator, machine, monkeypatch
+):
+    """No execution at the payout: the sweep's check, once the Result's wait is over, starts it (named
+    after the payout) only for a payout still pending."""
+    from datetime import timedelta
+
+    import boto3
+
     from mpesa import runtime
+    from mpesa.clock import now_utc
 
     monkeypatch.setenv("B2C_TIMEOUT_STATE_MACHINE_ARN", machine)
     monkeypatch.setenv("B2C_STATUS_MAX_QUERIES", "2")
     runtime.reset()
+    code, settled_one = pay(handlers, payout_body())
+    wait_for(lambda: payout(handlers, settled_one["payout_id"])[1]["status"] == "SUCCESS")
     simulator.configure(callback_mode="drop")
+    code, accepted = pay(handlers, payout_body(phone="254111111111"))
+    checked = now_utc() + timedelta(seconds=runtime.payout_timing().result_wait_seconds + 1)
     with fast_forward_time():
-        code, accepted = pay(handlers, payout_body(phone="254111111111"))
+        assert runtime.sweep().run(checked) == {"flow_started": 1}
         done = wait_for(lambda: (p := payout(handlers, accepted["payout_id"])[1])["status"] == "UNKNOWN" and p)
-    assert done["status"] == "UNKNOWN"
     assert done["result_desc"] == "no final answer from M-Pesa within the payout timeout flow"
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in executions] == [accepted["payout_id"]]

@@ -1,6 +1,5 @@
 """The C2B handlers (and the STK ones, for STK + C2B) over moto and the Daraja simulator on loopback."""
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,6 @@ def simulator() -> Iterator[SimulatorServer]:
 
 @pytest.fixture(scope="session")
 def handlers() -> dict[str, Any]:
-    os.environ.setdefault("IDEMPOTENCY_TABLE_NAME", "IdempotencyTable")
     from functions.c2b_confirmation import app as c2b_confirmation
     from functions.c2b_expected import app as c2b_expected
     from functions.c2b_register import app as c2b_register

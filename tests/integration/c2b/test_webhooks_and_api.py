@@ -7,7 +7,8 @@ import pytest
 
 from mpesa import runtime
 from mpesa.clock import now_utc
-from tests.support.c2b import SHORT_CODE, c2b_payload, call_route, deliver
+from tests.support.apigw import call_route
+from tests.support.c2b import SHORT_CODE, c2b_payload, deliver
 
 
 def items():

@@ -75,7 +75,7 @@ def test_unknown_checkout_request_id_is_stored_not_dropped(stack, handlers):
     assert code == 200
     assert body["ResultCode"] == 0
     items = [i for i in transactions() if i["record_type"] == "unmatched_stk"]
-    assert [i["checkout_request_id"] for i in items] == [cid]
+    assert [(i["ref"], i["inbox_ref"]) for i in items] == [(cid, f"stk#{cid}")]
     assert items[0]["reason"] == InboxReason.UNCONFIRMED.value
     assert json.loads(items[0]["body"])["Body"]["stkCallback"]["CheckoutRequestID"] == cid
 

@@ -17,11 +17,17 @@ def sweep(handlers):
     return app.handler({"source": "aws.scheduler", "detail-type": "Scheduled Event"}, Context())
 
 
+def checked():
+    """Just after a payment's callback wait: when the sweep's pass checks it."""
+    return now_utc() + timedelta(seconds=runtime.flow_timing().wait_seconds + 1)
+
+
 def test_a_payment_whose_flow_never_ran_becomes_unknown(stack, handlers, simulator, monkeypatch):
     simulator.configure(callback_mode="drop")
     code, accepted = push(handlers, body_for(phone="254712345678"))
     txn_id = accepted["transaction_id"]
-    assert runtime.sweep().run(now_utc()) == {}  # not due yet
+    assert runtime.sweep().run(now_utc()) == {}  # its wait is not over
+    assert runtime.sweep().run(checked()) == {"watched": 1}  # still pending: no flow here, the sweep watches
     assert runtime.sweep().run(now_utc() + LATER) == {"marked_unknown": 1}
     assert status(handlers, txn_id)[1]["status"] == "UNKNOWN"
     assert [e["detail-type"] for e in stack.of(txn_id)] == ["payment.outcome_unknown"]
@@ -32,9 +38,9 @@ def test_sweep_resolves_a_paid_payment_by_query_then_unknown_later(stack, handle
     code, paid = push(handlers, body_for(phone="254712345678"))
     code, silent = push(handlers, body_for(phone="254798765432"))
     accept_prompt(simulator, paid["checkout_request_id"])
-    counts = runtime.sweep().run(now_utc() + LATER)
-    assert counts == {"resolved": 1, "marked_unknown": 1}
+    assert runtime.sweep().run(checked()) == {"settled_by_check": 1, "watched": 1}
     assert status(handlers, paid["transaction_id"])[1]["status"] == "SUCCESS"
+    assert runtime.sweep().run(now_utc() + LATER) == {"marked_unknown": 1}
     # UNKNOWN is not final: a later sweep asks again and settles it when M-Pesa answers.
     accept_prompt(simulator, silent["checkout_request_id"])
     assert runtime.sweep().run(now_utc() + 2 * LATER)["resolved"] == 1

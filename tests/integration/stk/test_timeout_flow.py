@@ -1,5 +1,6 @@
 """The STK timeout state machine, executed by moto's ASL interpreter with the real handlers in-process."""
 
+import boto3
 import pytest
 
 from tests.support.sfn import deploy_state_machine, fast_forward_time, inprocess_lambdas, run_to_end, states_entered
@@ -99,16 +100,28 @@ def test_failing_task_is_retried_then_caught(stack, handlers, simulator, machine
     assert status(handlers, accepted["transaction_id"])[1]["status"] == "UNKNOWN"
 
 
-def test_the_flow_started_by_the_push_resolves_the_payment(stack, handlers, simulator, machine, monkeypatch):
-    """The initiation Lambda starts the execution itself (named after the transaction)."""
+def test_the_flow_is_started_by_the_sweeps_check_only_for_a_payment_still_pending(
+    stack, handlers, simulator, machine, monkeypatch
+):
+    """No execution at the push: the sweep's check, once the callback's wait is over, queries once and
+    starts the execution (named after the transaction) only for a payment still pending."""
+    from datetime import timedelta
+
     from mpesa import runtime
+    from mpesa.clock import now_utc
 
     monkeypatch.setenv("STK_TIMEOUT_STATE_MACHINE_ARN", machine)
     monkeypatch.setenv("STK_QUERY_MAX_ATTEMPTS", "2")
     runtime.reset()
+    code, paid = push(handlers, body_for())  # 254708374149 pays at once: its callback settles it
+    settled(handlers, paid["transaction_id"])
     simulator.configure(callback_mode="drop")
+    code, silent = push(handlers, body_for(phone="254712345678"))
+    checked = now_utc() + timedelta(seconds=runtime.flow_timing().wait_seconds + 1)
     with fast_forward_time():
-        code, accepted = push(handlers, body_for(phone="254712345678"))
-        payment = wait_for(lambda: (p := status(handlers, accepted["transaction_id"])[1])["status"] == "UNKNOWN" and p)
-    assert payment["status"] == "UNKNOWN"
+        assert runtime.sweep().run(checked) == {"flow_started": 1}
+        payment = wait_for(lambda: (p := status(handlers, silent["transaction_id"])[1])["status"] == "UNKNOWN" and p)
     assert payment["result_desc"] == "no final answer from M-Pesa within the timeout flow"
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in executions] == [silent["transaction_id"]]  # none for the paid one
+    assert len(simulator_requests(simulator, QUERY_PATH)) == 2  # the check's query, then the flow's one

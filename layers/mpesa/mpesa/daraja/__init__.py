@@ -9,8 +9,9 @@
 Names load on first use: a webhook that only parses callbacks never imports the HTTP client.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mpesa.lazy import lazy_exports
 
 _EXPORTS = {
     "DarajaClient": "mpesa.daraja.client",
@@ -91,8 +92,4 @@ if TYPE_CHECKING:
     from mpesa.errors import CallbackPayloadError
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mpesa.daraja' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

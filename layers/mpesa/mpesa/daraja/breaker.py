@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from mpesa.telemetry import count
-
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -36,6 +34,14 @@ OPEN_SECONDS = 60.0
 TRIAL_SECONDS = 30.0  # a claimed trial that never reports back frees the slot after this
 TRIAL_SLACK_SECONDS = 1.0  # a trial call ends this long before its claim (verdict write, clock skew)
 STATE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _count_opened() -> None:
+    # Powertools' metrics load when a circuit opens, not with the client: importing the Daraja client
+    # alone (the SDK use) stays light.
+    from mpesa.telemetry import count
+
+    count("CircuitOpened")
 
 
 class BreakerState(StrEnum):
@@ -294,10 +300,10 @@ class Permit:
         if self.trial:
             b._guarded(lambda s: s.reopen(b.name, open_until, self.trial_id or ""))
             log.warning("circuit '%s' re-opened: the trial call failed", b.name)
-            count("CircuitOpened")
+            _count_opened()
         elif b._guarded(lambda s: s.add_failure(b.name, b.failure_threshold, open_until)):
             log.warning("circuit '%s' opened after %d consecutive failures", b.name, b.failure_threshold)
-            count("CircuitOpened")
+            _count_opened()
 
     def release(self) -> None:
         if self._finish() and self.trial:

@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, StringConstraints, ValidationError,
 from mpesa import safe_json
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT
 from mpesa.codes import Outcome, handle_mpesa_result
-from mpesa.daraja.models import Code, DarajaResponse, OptionalText, Text, as_list, describe_validation_error
+from mpesa.daraja.wire import Code, DarajaResponse, OptionalText, Text, as_list, describe_validation_error
 from mpesa.errors import CallbackPayloadError, InputError, PayloadTooLargeError
 from mpesa.money import parse_amount
 

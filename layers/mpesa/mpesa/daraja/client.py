@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import ValidationError
 
 from mpesa import rules
 from mpesa.clock import NAIROBI, SYSTEM_CLOCK, Clock, Deadline
@@ -21,26 +20,6 @@ from mpesa.daraja.aws import dynamodb_client, state_table_name
 from mpesa.daraja.breaker import CircuitBreaker
 from mpesa.daraja.credentials import daraja_timestamp, security_credential, stk_password
 from mpesa.daraja.errors import AnswerMismatchError, DuplicateOriginatorConversationIdError, StillProcessingError
-from mpesa.daraja.models import (
-    AccountBalanceRequest,
-    AsyncRequestResponse,
-    B2CCommand,
-    B2CRequest,
-    B2CResponse,
-    C2BCommand,
-    C2BRegisterUrlRequest,
-    C2BRegisterUrlResponse,
-    C2BSimulateRequest,
-    C2BSimulateResponse,
-    DarajaRequest,
-    IdentifierType,
-    ReversalRequest,
-    StkPushRequest,
-    StkPushResponse,
-    StkQueryRequest,
-    StkQueryResponse,
-    TransactionStatusRequest,
-)
 from mpesa.daraja.pipeline import (
     ACCOUNT_BALANCE,
     B2C_PAYMENT,
@@ -54,14 +33,29 @@ from mpesa.daraja.pipeline import (
     c2b_register_endpoint,
     c2b_simulate_endpoint,
 )
-from mpesa.daraja.pull import PullTransactionsApi
 from mpesa.daraja.tokens import DynamoTokenStore, TokenProvider, token_cache_key
 from mpesa.daraja.urls import validate_callback_url
 from mpesa.errors import ConfigurationError, InputError
-from mpesa.settings import MpesaSettings, load_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    # Each API's models load with its first call (pydantic included), the settings with the caller's
+    # own: importing the client builds no model.
+    from mpesa.daraja.models import (
+        AsyncRequestResponse,
+        B2CCommand,
+        B2CResponse,
+        C2BCommand,
+        C2BRegisterUrlResponse,
+        C2BSimulateResponse,
+        IdentifierType,
+        StkPushResponse,
+        StkQueryResponse,
+    )
+    from mpesa.daraja.pull import PullTransactionsApi
+    from mpesa.daraja.wire import DarajaRequest
+    from mpesa.settings import MpesaSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +63,8 @@ log = logging.getLogger(__name__)
 def _build[R: DarajaRequest](model: type[R], values: dict[str, Any], renamed: dict[str, str] | None = None) -> R:
     """The request model, or InputError naming the first offending field by the caller's name
     (our snake_case name, or `renamed[name]` for fields derived from another argument)."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(values)
     except ValidationError as exc:
@@ -116,12 +112,20 @@ class DarajaClient:
         )
         self.tokens = tokens
         self.breaker = self.pipeline.breaker
-        self.pull = PullTransactionsApi(self.pipeline, settings.business_short_code)
+
+    @cached_property
+    def pull(self) -> PullTransactionsApi:
+        """Pull Transactions (the daily reconciliation's view); its models load on first use."""
+        from mpesa.daraja.pull import PullTransactionsApi
+
+        return PullTransactionsApi(self.pipeline, self.settings.business_short_code)
 
     @classmethod
     def from_environment(cls, settings: MpesaSettings | None = None, **options: Any) -> DarajaClient:
         """Settings from `load_settings()` (env vars, or the secret named by MPESA_SECRET_ID) and the
         shared state table from STATE_TABLE_NAME (memory-only when unset)."""
+        from mpesa.settings import load_settings
+
         options.setdefault("state_table_name", state_table_name())
         return cls(settings or load_settings(), **options)
 
@@ -175,6 +179,8 @@ class DarajaClient:
         Raises OutcomeUnknownError (error_code "TIMEOUT") when the push may have been created but
         no readable answer came back: it is never re-sent.
         """
+        from mpesa.daraja.models import StkPushRequest, StkPushResponse
+
         s = self.settings
         password, timestamp = self._password()
         party_b = s.business_short_code
@@ -208,6 +214,8 @@ class DarajaClient:
         """The STK push's state; `is_pending` covers both ResultCode 4999 and the 500.001.1001 answer.
 
         An answer naming another CheckoutRequestID raises AnswerMismatchError: it is about another payment."""
+        from mpesa.daraja.models import StkQueryRequest, StkQueryResponse
+
         s = self.settings
         password, timestamp = self._password()
         request = _build(
@@ -247,6 +255,8 @@ class DarajaClient:
         comes back as `accepted_earlier=True` (outcome pending). OutcomeUnknownError carries the OCID:
         resolve with transaction_status(originator_conversation_id=...) or re-send with the same OCID.
         """
+        from mpesa.daraja.models import B2CRequest, B2CResponse
+
         ocid = originator_conversation_id or str(uuid.uuid4())
         initiator, credential = self._initiator()
         request = _build(
@@ -294,6 +304,8 @@ class DarajaClient:
         deadline: Deadline | None = None,
     ) -> C2BRegisterUrlResponse:
         """Register URL, v1 or v2 per MPESA_C2B_API_VERSION (it must match the app's C2B product)."""
+        from mpesa.daraja.models import C2BRegisterUrlRequest, C2BRegisterUrlResponse
+
         endpoint = c2b_register_endpoint(self.settings.c2b_api_version)
         request = _build(
             C2BRegisterUrlRequest,
@@ -320,6 +332,8 @@ class DarajaClient:
         deadline: Deadline | None = None,
     ) -> C2BSimulateResponse:
         """Sandbox only: makes Daraja send a C2B validation/confirmation as if a customer paid."""
+        from mpesa.daraja.models import C2BSimulateRequest, C2BSimulateResponse
+
         if not self.settings.is_sandbox:
             raise ConfigurationError({"MPESA_ENVIRONMENT": "C2B simulate exists only in the sandbox"})
         endpoint = c2b_simulate_endpoint(self.settings.c2b_api_version)
@@ -352,6 +366,8 @@ class DarajaClient:
         deadline: Deadline | None = None,
     ) -> AsyncRequestResponse:
         """Status by receipt (`transaction_id`) or by our OCID; the result is POSTed to ResultURL."""
+        from mpesa.daraja.models import TransactionStatusRequest
+
         initiator, credential = self._initiator()
         request = _build(
             TransactionStatusRequest,
@@ -381,6 +397,8 @@ class DarajaClient:
         deadline: Deadline | None = None,
     ) -> AsyncRequestResponse:
         """Ask for the shortcode's balances (B2C shortcode by default); the result arrives at ResultURL."""
+        from mpesa.daraja.models import AccountBalanceRequest
+
         initiator, credential = self._initiator()
         request = _build(
             AccountBalanceRequest,
@@ -409,6 +427,8 @@ class DarajaClient:
         deadline: Deadline | None = None,
     ) -> AsyncRequestResponse:
         """Reverse a receipt (RecieverIdentifierType "11"). Moves money: never re-sent after sending."""
+        from mpesa.daraja.models import ReversalRequest
+
         initiator, credential = self._initiator()
         request = _build(
             ReversalRequest,
@@ -429,6 +449,8 @@ class DarajaClient:
     def _async_request(
         self, endpoint: Endpoint, request: DarajaRequest, deadline: Deadline | None
     ) -> AsyncRequestResponse:
+        from mpesa.daraja.models import AsyncRequestResponse
+
         status, payload = self.pipeline.call(endpoint, request.wire(), deadline)
         response = self.pipeline.parse(endpoint, AsyncRequestResponse, status, payload)
         self.pipeline.require_accepted(endpoint, status, response.response_code, response.response_description)

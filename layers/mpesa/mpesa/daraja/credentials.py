@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from typing import TYPE_CHECKING
 
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT
 from mpesa.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 
 def daraja_timestamp(now: datetime | None = None) -> str:
@@ -29,6 +28,11 @@ def stk_password(short_code: str, passkey: str, timestamp: str) -> str:
 
 def load_public_key(certificate: bytes) -> RSAPublicKey:
     """The RSA public key of Safaricom's certificate: PEM or DER certificate, or a PEM public key."""
+    # loaded on first use: only the initiator APIs (B2C, status, balance, reversal) encrypt a password
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     data = certificate.strip()
     key: object
     try:
@@ -47,6 +51,8 @@ def load_public_key(certificate: bytes) -> RSAPublicKey:
 
 def security_credential(initiator_password: str, certificate: bytes) -> str:
     """base64(RSA PKCS#1 v1.5 encryption of the initiator password with the certificate's public key)."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     key = load_public_key(certificate)
     encrypted = key.encrypt(initiator_password.encode(), padding.PKCS1v15())
     return base64.b64encode(encrypted).decode("ascii")

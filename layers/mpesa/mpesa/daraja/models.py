@@ -10,61 +10,29 @@ missing. Validate responses with `parse_response`, which turns any problem into 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import (
-    AfterValidator,
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, AliasChoices, Field, StrictInt, StringConstraints, ValidationError, model_validator
 
-from mpesa.codes import is_pending, normalise_code
+from mpesa.codes import is_pending
 from mpesa.daraja.errors import DarajaResponseError, StillProcessingError
 from mpesa.daraja.urls import check_url_shape
 
+# The API vocabularies live with the base types (flows read them without building these models);
+# re-exported here, their public home.
+from mpesa.daraja.wire import B2CCommand as B2CCommand
+from mpesa.daraja.wire import C2BCommand as C2BCommand
+from mpesa.daraja.wire import (
+    Code,
+    DarajaRequest,
+    DarajaResponse,
+    OptionalText,
+    ShortCode,
+    Text,
+    describe_validation_error,
+)
+from mpesa.daraja.wire import IdentifierType as IdentifierType
 
-def as_text(value: object) -> object:
-    """Numbers become their decimal text ("0" for 0, "3599" for 3599); other values pass through."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | Decimal):
-        return str(value)
-    return value
-
-
-def as_text_or_empty(value: object) -> object:
-    return "" if value is None else as_text(value)
-
-
-def as_code(value: object) -> object:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int | Decimal | str):
-        return normalise_code(str(value))
-    return value
-
-
-def as_list(value: object) -> object:
-    """Daraja documents lists but sometimes sends a single object (ResultParameter, ReferenceItem, Item)."""
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return [value]
-    return value
-
-
-Text = Annotated[str, BeforeValidator(as_text)]
-OptionalText = Annotated[str, BeforeValidator(as_text_or_empty)]
-Code = Annotated[str, BeforeValidator(as_code), StringConstraints(min_length=1)]
-
-ShortCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5,7}$")]
 Msisdn = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 Timestamp = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
 Url = Annotated[str, AfterValidator(check_url_shape)]
@@ -72,26 +40,6 @@ WholeAmount = Annotated[StrictInt, Field(ge=1)]
 Remarks = Annotated[str, StringConstraints(min_length=2, max_length=100)]
 Occasion = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Secret = Annotated[str, StringConstraints(min_length=1)]
-
-B2CCommand = Literal["BusinessPayment", "SalaryPayment", "PromotionPayment"]
-C2BCommand = Literal["CustomerPayBillOnline", "CustomerBuyGoodsOnline"]
-IdentifierType = Literal["1", "2", "4"]
-
-
-class DarajaRequest(BaseModel):
-    model_config = ConfigDict(
-        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True, extra="forbid", frozen=True
-    )
-
-    def wire(self) -> dict[str, Any]:
-        """The JSON body Daraja expects: wire names, no absent optional fields."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-class DarajaResponse(BaseModel):
-    model_config = ConfigDict(
-        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True, extra="ignore", frozen=True
-    )
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -296,15 +244,6 @@ class AsyncRequestResponse(AcknowledgedResponse):
 
     conversation_id: Annotated[Text, StringConstraints(min_length=1)] = Field(alias="ConversationID")
     originator_conversation_id: OptionalText = Field("", alias="OriginatorConversationID")
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """`ConversationID: Field required; Amount: ...` (locations by wire name, never input values)."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
 
 
 def parse_response[M: DarajaResponse](api: str, model: type[M], http_status: int, payload: object) -> M:

@@ -2,10 +2,11 @@
 
 Each call: circuit breaker permit → access token (shared cache) → one HTTP exchange with the retry
 policy its endpoint allows → the JSON object of a 2xx answer, or a typed DarajaError. An "Invalid
-Access Token" answer causes one forced token refresh and one re-send (the gateway rejected the
-request unprocessed). A money-moving request is sent only with time for a whole attempt left
-(`send_window_s`); the token fetch before it is cut short to keep that time. Whether a failure may
-have moved money is decided here, once (docs/daraja-client.md).
+Access Token" answer causes one token refresh and one re-send (the gateway rejected the request
+unprocessed), and one more when the refresh only found another container's token, stale too. A
+money-moving request is sent only with time for a whole attempt left (`send_window_s`); the token
+fetch before it is cut short to keep that time. Whether a failure may have moved money is decided
+here, once (docs/daraja-client.md).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import requests
-from pydantic import ValidationError
 
 from mpesa.clock import Deadline
 from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, Permit
@@ -36,7 +36,6 @@ from mpesa.daraja.errors import (
     OutcomeUnknownError,
     api_error,
 )
-from mpesa.daraja.models import AccessTokenResponse, DarajaResponse, ErrorBody, parse_response
 from mpesa.daraja.tokens import DEFAULT_LEASE_S, LEASE_SLACK_S, TokenProvider
 from mpesa.daraja.transport import (
     RetryKind,
@@ -46,7 +45,11 @@ from mpesa.daraja.transport import (
     request_not_sent,
     session_for,
 )
-from mpesa.settings import MpesaSettings
+
+if TYPE_CHECKING:  # the models load with the first answer read: importing the client builds none
+    from mpesa.daraja.models import AccessTokenResponse
+    from mpesa.daraja.wire import DarajaResponse
+    from mpesa.settings import MpesaSettings
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +238,10 @@ class RequestPipeline:
             raise DarajaResponseError(endpoint.api, status, problem)
         error = None
         if isinstance(payload, dict) and "errorCode" in payload:
+            from pydantic import ValidationError
+
+            from mpesa.daraja.models import ErrorBody
+
             try:
                 error = ErrorBody.model_validate(payload)
             except ValidationError:
@@ -266,6 +273,8 @@ class RequestPipeline:
         payload: dict[str, Any],
         ocid: str | None = None,
     ) -> M:
+        from mpesa.daraja.models import parse_response
+
         try:
             return parse_response(endpoint.api, model, status, payload)
         except DarajaResponseError as exc:
@@ -279,13 +288,17 @@ class RequestPipeline:
             raise
 
     def _fetch_token(self, deadline: Deadline) -> AccessTokenResponse:
+        from mpesa.daraja.models import AccessTokenResponse, parse_response
+
         s = self.settings
         pair = f"{s.consumer_key.get_secret_value()}:{s.consumer_secret.get_secret_value()}"
         basic = base64.b64encode(pair.encode()).decode("ascii")
         answer = self._exchange(OAUTH, None, f"Basic {basic}", deadline)
         return parse_response(OAUTH.api, AccessTokenResponse, answer.status, self._check(OAUTH, answer))
 
-    def _token(self, endpoint: Endpoint, deadline: Deadline, reject: str | None = None) -> str:
+    def _token(
+        self, endpoint: Endpoint, deadline: Deadline, reject: str | None = None, fetched: list[bool] | None = None
+    ) -> str:
         """A token for a request to `endpoint` that must be over by `deadline`.
 
         For a money-moving request the token (waiting for another container's refresh, or our own
@@ -300,9 +313,13 @@ class RequestPipeline:
             limit = deadline
             wait_s = deadline.remaining_s() - s.connect_timeout_s - s.read_timeout_s
         fetch_by = limit.earliest(Deadline.within(MAX_TOKEN_FETCH_S))
-        return self.tokens.token(
-            lambda: self._fetch_token(fetch_by), reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by
-        )
+
+        def fetch() -> AccessTokenResponse:
+            if fetched is not None:
+                fetched.append(True)  # this call fetched the token (not one another container shared)
+            return self._fetch_token(fetch_by)
+
+        return self.tokens.token(fetch, reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by)
 
     def _limit(self, deadline: Deadline | None, permit: Permit) -> Deadline:
         limit = self._deadline(deadline)
@@ -343,10 +360,22 @@ class RequestPipeline:
         try:
             return answer.status, self._check(endpoint, answer, ocid)
         except InvalidAccessTokenError:
-            log.info("%s: access token rejected, refreshing it once", endpoint.api)
-            token = self._token(endpoint, limit, reject=token)
-            answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
+            log.info("%s: access token rejected, refreshing it", endpoint.api)
+        # The gateway refused the token before the request reached M-Pesa: sending again is safe. The
+        # token another container shared may be stale too (someone fetched a newer one, which revokes
+        # it): then it is rejected in turn, once. A token fetched just now that is refused is raised.
+        fetched: list[bool] = []
+        token = self._token(endpoint, limit, reject=token, fetched=fetched)
+        answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
+        try:
             return answer.status, self._check(endpoint, answer, ocid)
+        except InvalidAccessTokenError:
+            if fetched:
+                raise
+            log.info("%s: the shared access token was rejected too, fetching one", endpoint.api)
+        token = self._token(endpoint, limit, reject=token)
+        answer = self._exchange(endpoint, body, f"Bearer {token}", limit, ocid)
+        return answer.status, self._check(endpoint, answer, ocid)
 
     @staticmethod
     def require_accepted(endpoint: Endpoint, status: int, code: str | None, description: str) -> None:

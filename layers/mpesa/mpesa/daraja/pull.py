@@ -16,8 +16,8 @@ from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
 from mpesa.clock import NAIROBI, Deadline
 from mpesa.daraja.errors import DarajaApiError
-from mpesa.daraja.models import DarajaRequest, DarajaResponse, OptionalText, ShortCode, Text, as_list
 from mpesa.daraja.pipeline import PULL_QUERY, PULL_REGISTER
+from mpesa.daraja.wire import DarajaRequest, DarajaResponse, OptionalText, ShortCode, Text, as_list
 from mpesa.money import parse_amount
 
 if TYPE_CHECKING:

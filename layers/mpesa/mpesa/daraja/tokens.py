@@ -33,10 +33,11 @@ from mpesa.credential_cache import CredentialStore as TokenStore
 from mpesa.credential_cache import CredentialStoreError as TokenStoreError
 from mpesa.credential_cache import MemoryCredentialCache as MemoryTokenCache
 from mpesa.daraja.errors import TokenUnavailableError
-from mpesa.daraja.models import AccessTokenResponse
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from mpesa.daraja.models import AccessTokenResponse
 
 __all__ = [
     "CONTAINER_ID",

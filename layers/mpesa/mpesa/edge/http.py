@@ -23,20 +23,19 @@ answer with the field or reason at fault, never a stack trace:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
+from pydantic import BaseModel
 
 from mpesa.clock import Deadline
 from mpesa.edge.body import json_body
 from mpesa.edge.callbacks import source_ip
 from mpesa.edge.observability import logger, metrics
+from mpesa.edge.webhook_docs import WebhookDoc
 from mpesa.errors import (
     CallbackPayloadError,
     CallbackRefusedError,
@@ -48,14 +47,18 @@ from mpesa.errors import (
     NotPermittedError,
     NotSentError,
     PayloadTooLargeError,
+    RequestInProgressError,
     TooManyCallbacksError,
     UnavailableError,
 )
 from mpesa.safe_json import JsonBodyError
 
+Route = Callable[..., Any]
+
 _LOCATIONS = ("body", "header", "query", "path")
 API_GATEWAY_BUDGET_S = 26.0  # API Gateway answers 504 at 30 s
 UPSTREAM_DOWN = "M-Pesa could not be reached; try again shortly"
+IN_PROGRESS_RETRY_S = 5
 
 
 def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
@@ -89,11 +92,33 @@ def api_deadline(app: APIGatewayHttpResolver, reserve_s: float) -> Deadline:
     return remaining.earliest(Deadline.within(API_GATEWAY_BUDGET_S))
 
 
-def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGatewayHttpResolver:
+class MpesaResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver, plus webhook routes: hidden from its validation (our bounded
+    parser reads their bodies) but documented in its OpenAPI (mpesa.edge.webhook_docs)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._webhooks: list[WebhookDoc] = []
+
+    def webhook(self, rule: str, *, body: type[BaseModel] | None, summary: str) -> Callable[[Route], Route]:
+        self._webhooks.append(WebhookDoc(rule, body, summary))
+        return self.post(rule, include_in_schema=False)
+
+    def get_openapi_json_schema(self, **options: Any) -> str:
+        document = json.loads(super().get_openapi_json_schema(**options))
+        for webhook in self._webhooks:
+            webhook.add_to(document)
+        return json.dumps(document)
+
+
+def new_resolver(*, record_noun: str = "record", id_name: str = "id", webhooks_only: bool = False) -> MpesaResolver:
     """A resolver whose errors are clear JSON with the field at fault, and never a stack trace.
 
-    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id")."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_body)
+    `record_noun`/`id_name` word the 404 ("no payment with this transaction_id"). `webhooks_only`: every
+    route is a webhook (`app.webhook`), whose body our bounded parser reads and whose path parameters are
+    plain strings, so the resolver loads no request validation (Powertools' OpenAPI validation middleware
+    and the pydantic machinery behind it)."""
+    app = MpesaResolver(enable_validation=not webhooks_only, json_body_deserializer=json_body)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:
@@ -155,13 +180,13 @@ def new_resolver(*, record_noun: str = "record", id_name: str = "id") -> APIGate
     def _not_found(exc: NotFoundError) -> Response[str]:
         return error(404, "not_found", f"no {record_noun} with this {id_name}")
 
-    @app.exception_handler([ConflictError, IdempotencyValidationError])
+    @app.exception_handler(RequestInProgressError)
+    def _in_progress(exc: RequestInProgressError) -> Response[str]:
+        return error(409, "request_in_progress", str(exc), retryable=True, retry_after_s=IN_PROGRESS_RETRY_S)
+
+    @app.exception_handler(ConflictError)
     def _conflict(exc: Exception) -> Response[str]:
         return error(409, "idempotency_key_reused", "this Idempotency-Key was used with a different body")
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[str]:
-        return error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
 
     @app.exception_handler(NotSentError)
     def _not_sent(exc: NotSentError) -> Response[str]:

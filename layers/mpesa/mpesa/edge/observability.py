@@ -16,7 +16,15 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from mpesa.telemetry import logger, metrics
 
-tracer = Tracer()
+# Only the libraries the functions call through are patched: X-Ray's default (patch_all) would also
+# import and patch sqlite3 and whatever else it supports that happens to be installed. requests is
+# patched when something first imports it (the M-Pesa clients), so a webhook that never calls out
+# never imports it; every request sent is traced as before.
+tracer = Tracer(patch_modules=("botocore",))
+if not tracer.disabled:
+    import wrapt
+
+    wrapt.register_post_import_hook(lambda _: tracer.patch(("requests",)), "requests")
 
 __all__ = ["API_GATEWAY_HTTP", "lambda_entry", "logger", "metrics", "tracer"]
 

@@ -4,7 +4,8 @@ Each call: circuit breaker permit → session ID (shared cache; getSession only 
 exchange with the retry policy its operation allows, the bearer a fresh encryption of the session ID
 → the JSON object of a success answer (INS-0), or a typed OpenApiError. INS-26 ("not authorised",
 and INS-2) on a transaction means the gateway refused the request unprocessed: the session is
-replaced once and the request sent once more. Whether a failure may have moved money is decided
+replaced and the request sent once more (twice when the replacement was another container's
+session, stale too). Whether a failure may have moved money is decided
 here, once (docs/openapi-client.md):
 
 - money-moving operations (C2B single stage, B2C, reversal) retry only failures before sending
@@ -415,7 +416,9 @@ class OpenApiPipeline:
             raise OpenApiResponseError(SESSION.api, answer.status, "output_SessionID: missing")
         return Issued(parsed.session_id, s.session_lifetime_s)
 
-    def _session(self, op: Operation, limit: Deadline, reject: str | None = None) -> CachedCredential:
+    def _session(
+        self, op: Operation, limit: Deadline, reject: str | None = None, created: list[bool] | None = None
+    ) -> CachedCredential:
         """A session for a request to `op` that must be over by `limit`.
 
         For a money-moving request the session (waiting for another container's getSession, or our
@@ -430,9 +433,13 @@ class OpenApiPipeline:
             fetch_limit = limit
             wait_s = limit.remaining_s() - s.connect_timeout_s - s.read_timeout_s
         fetch_by = fetch_limit.earliest(Deadline.within(MAX_SESSION_FETCH_S))
-        credential = self.sessions.credential(
-            lambda: self._create_session(fetch_by), reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by
-        )
+
+        def create() -> Any:
+            if created is not None:
+                created.append(True)  # this call created the session (not one another container shared)
+            return self._create_session(fetch_by)
+
+        credential = self.sessions.credential(create, reject=reject, max_wait_s=wait_s, fetch_deadline=fetch_by)
         self._await_activation(op, credential, limit)
         return credential
 
@@ -501,11 +508,16 @@ class OpenApiPipeline:
         except _SessionRejected as refused:
             # The gateway refused the bearer before doing anything: a new session, and one more send.
             log.info("%s: session refused (%s), renewing it and sending once more", op.api, refused)
-            session = self._session(op, limit, reject=session.value)
+        created: list[bool] = []
+        for attempt in (1, 2):  # twice only when the renewal found another container's session, stale too
+            session = self._session(op, limit, reject=session.value, created=created)
             answer = self._exchange(op, params, session.value, limit, caller_id)
             try:
                 return answer.status, self.check(op, answer, caller_id)
             except _SessionRejected as again:
+                if attempt == 1 and not created:
+                    log.info("%s: the shared session was refused too, creating one", op.api)
+                    continue
                 raise SessionRefusedError(
                     op.api,
                     again.answer.status,
@@ -514,3 +526,4 @@ class OpenApiPipeline:
                     conversation_id=again.answer.conversation_id,
                     third_party_conversation_id=again.answer.echo,
                 ) from None
+        raise AssertionError("unreachable: the second attempt returns or raises")

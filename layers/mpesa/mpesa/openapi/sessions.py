@@ -9,7 +9,7 @@ fresh encryption of it (`mpesa.openapi.crypto`). The API key itself is never sto
 
 getSession does not say how long a session lives: it is configured (`MPESA_TZ_SESSION_LIFETIME_S`,
 the lifetime set for the application on the portal). A session that the OpenAPI refuses earlier
-(INS-26) is rejected here (`reject=`) and replaced once by the pipeline.
+(INS-26) is rejected here (`reject=`) and replaced by the pipeline.
 """
 
 from __future__ import annotations

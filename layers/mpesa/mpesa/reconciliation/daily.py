@@ -9,6 +9,8 @@
    midnight); a line no flow takes is missing from the ledger (the C2B flow creates the payment a
    confirmation never brought). Lines in the hour after the day are the next day's to report, but may
    still settle one of the day's open records, which must not then be closed as absent.
+   Records of markets the statement does not list (Tanzania) are left out of both directions: an open
+   one is reported as still unknown, and the sweep resolves it through its provider's status query.
 3. Each record of the day is checked the other way: a success whose receipt M-Pesa does not list is a
    discrepancy; an open record the statement did not settle goes back to its flow (an STK push absent
    from the closed window was never paid; a payout is asked about by Transaction Status).
@@ -21,7 +23,7 @@ discrepancies not in the day's previous report are announced again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
@@ -29,13 +31,14 @@ from typing import Protocol
 from mpesa.clock import NAIROBI, now_utc
 from mpesa.reconciliation.findings import Discrepancy, DiscrepancyKind, Resolution, ResolutionKind
 from mpesa.reconciliation.statement import Statement, StatementLine, StatementSource
-from mpesa.records.model import Kind, Record, Status
+from mpesa.records.model import NOT_SENT, Kind, Record, Status
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import RecordStore
 from mpesa.telemetry import count, logger
 
 MARGIN = timedelta(hours=1)  # read the statement this much beyond the day on each side
 CLOSED_AFTER = timedelta(hours=1)  # the day's window is closed once this long past its end
+OWED_FOR = timedelta(minutes=15)  # an event owed this long after settling is sent by the daily run
 
 
 class FlowReconciler(Protocol):
@@ -98,12 +101,22 @@ class DailyReconciliation:
         outbox: Outbox,
         reconcilers: Sequence[FlowReconciler],
         reports: Reports,
+        *,
+        statement_countries: frozenset[str] | None = None,
+        review: Callable[[Record], None] | None = None,
     ) -> None:
         self._store = store
+        # Compares a final record with the unauthenticated callbacks kept about it since it settled.
+        self._review = review
         self._statement = statement
         self._outbox = outbox
         self._reconcilers = {reconciler.kind: reconciler for reconciler in reconcilers}
         self._reports = reports
+        # The markets whose transactions the statement lists (Daraja's: Kenya); None: every market.
+        self._statement_countries = statement_countries
+
+    def _listed(self, record: Record) -> bool:
+        return self._statement_countries is None or record.country in self._statement_countries
 
     def run(self, day: date, now: datetime | None = None) -> RunResult:
         now = now or now_utc()
@@ -112,20 +125,27 @@ class DailyReconciliation:
         statement = Statement.read(self._statement, short_codes, start - MARGIN, end + MARGIN)
         records = list(self._store.created_on(day))
         result = RunResult(day, now >= end + CLOSED_AFTER, records, statement.within(start, end))
-        # A push made just before midnight may complete after it: yesterday's open records are candidates too.
-        candidates = [*records, *self._store.created_on(day - timedelta(days=1))]
         matched: set[str] = set()
+        listed = [record for record in records if self._listed(record)]
+        # A push made just before midnight may complete after it: yesterday's open records are candidates too.
+        yesterday = self._store.created_on(day - timedelta(days=1))
+        candidates = [*listed, *(record for record in yesterday if self._listed(record))]
         for line in result.statement_lines:
             self._match_line(line, candidates, matched, result, now)
         # Lines just after the day are the next day's to report, but may settle one of today's open
         # records (paid at 00:05 for a push at 23:59), which must not be closed as absent.
         for line in statement.within(end, end + MARGIN):
             if self._store.receipt_holder(line.receipt) is None:
-                self._offer(line, records, matched, result, now)
+                self._offer(line, listed, matched, result, now)
         for record in records:
-            if record.transaction_id not in matched:
+            if record.transaction_id in matched:
+                continue
+            if self._listed(record):
                 self._check_record(record, statement, result, now)
+            else:
+                self._check_unlisted(record, result, now)
         result.records = self._as_after(records, result.resolutions)
+        self._follow_up(result.records, now)
         self._announce(result)
         logger.info(
             "reconciliation finished",
@@ -230,12 +250,41 @@ class DailyReconciliation:
         created = [r.transaction_id for r in resolutions if r.kind is ResolutionKind.CREATED]
         return after + [self._store.get(tid) for tid in created if tid not in known]
 
+    def _check_unlisted(self, record: Record, result: RunResult, now: datetime) -> None:
+        """A record of a market the statement does not list (Tanzania: the OpenAPI has none): never judged
+        by its absence; an open one is reported, and the sweep keeps asking its provider's status query."""
+        reconciler = self._reconcilers.get(record.kind)
+        if reconciler is not None and reconciler.is_open(record, now):
+            result.discrepancies.append(
+                Discrepancy(
+                    DiscrepancyKind.STILL_UNKNOWN,
+                    record.kind.value,
+                    record.transaction_id,
+                    f"no statement of {record.country} is read; the sweep asks its provider",
+                    record.transaction_id,
+                    record.amount,
+                )
+            )
+
     @staticmethod
     def _collect(outcome: Resolution | Discrepancy | None, result: RunResult) -> None:
         if isinstance(outcome, Resolution):
             result.resolutions.append(outcome)
         elif isinstance(outcome, Discrepancy):
             result.discrepancies.append(outcome)
+
+    def _follow_up(self, records: list[Record], now: datetime) -> None:
+        """The last net under every record of the day: an event still owed long after settling is sent
+        (the sweep's pass sent it unless the record settled after that), and unauthenticated callbacks
+        that came after the record settled are compared with it."""
+        for record in records:
+            if not record.status.is_final:
+                continue
+            settled_at = datetime.fromisoformat(record.settled_at) if record.settled_at else now
+            if not record.event_published and record.result_code != NOT_SENT and now - settled_at > OWED_FOR:
+                self._outbox.settled(record, first_time=False)
+            if self._review is not None:
+                self._review(record)
 
     def _announce(self, result: RunResult) -> None:
         already = self._reports.announced(result.day)

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from mpesa.daraja.errors import DarajaApiError
+
 if TYPE_CHECKING:
-    from mpesa.daraja.pull import PullTransactionsApi
+    from mpesa.daraja.pull import PulledTransaction, PullTransactionsApi
+
+NOT_REGISTERED = "400.001"  # Pull Transactions' "Invalid ShortCode": not registered for Pull
 
 _DIGITS = re.compile(r"[0-9]+")
 _HEX_64 = re.compile(r"[0-9a-f]{64}")
@@ -73,7 +77,9 @@ class Statement:
 
 class PullStatement:
     """The StatementSource of Daraja's Pull Transactions. With `nominated_number`, each shortcode is
-    registered before its first read (idempotent: Daraja answers 1001 once it is registered)."""
+    registered before its first read (idempotent: Daraja answers 1001 once it is registered), and again,
+    once, when Daraja answers that it is not (400.001 Invalid ShortCode): a registration this container
+    made can be lost on Daraja's side (the local simulator forgets them at each reset)."""
 
     def __init__(
         self, pull: PullTransactionsApi, *, nominated_number: str | None = None, callback_url: str | None = None
@@ -83,13 +89,27 @@ class PullStatement:
         self._callback_url = callback_url
         self._registered: set[str] = set()
 
+    def _register(self, short_code: str) -> bool:
+        if not (self._nominated_number and self._callback_url):
+            return False
+        self._pull.register(
+            nominated_number=self._nominated_number, callback_url=self._callback_url, short_code=short_code
+        )
+        self._registered.add(short_code)
+        return True
+
+    def _transactions(self, short_code: str, start: datetime, end: datetime) -> list[PulledTransaction]:
+        if short_code not in self._registered:
+            self._register(short_code)
+        try:
+            return list(self._pull.window(start, end, short_code=short_code))
+        except DarajaApiError as exc:
+            if exc.error_code != NOT_REGISTERED or not self._register(short_code):
+                raise
+        return list(self._pull.window(start, end, short_code=short_code))
+
     def lines(self, short_code: str, start: datetime, end: datetime) -> Iterable[StatementLine]:
-        if self._nominated_number and self._callback_url and short_code not in self._registered:
-            self._pull.register(
-                nominated_number=self._nominated_number, callback_url=self._callback_url, short_code=short_code
-            )
-            self._registered.add(short_code)
-        for transaction in self._pull.window(start, end, short_code=short_code):
+        for transaction in self._transactions(short_code, start, end):
             yield StatementLine(
                 receipt=transaction.transaction_id,
                 completed_at=transaction.completed_at,

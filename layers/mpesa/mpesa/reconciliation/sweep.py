@@ -1,8 +1,10 @@
-"""The scheduled sweep: the safety net behind every flow's timeout handling.
+"""The scheduled sweep (every minute): the timer of every payment and payout, and the safety net behind
+their timeout flows.
 
-It re-sends the events the outbox still owes, then hands each record that is due in a flow's partition
-of the pending index (a timeout flow that never finished, an UNKNOWN record to ask about again) to that
-flow's resolver, as long as the run has time left for one more.
+First the pass over the day index (mpesa.reconciliation.stragglers): each record whose wait is over is
+checked once. Then it re-sends the events the outbox still owes, and hands each record that is due in a
+flow's partition of the pending index (a timeout flow that never finished, an UNKNOWN record to ask about
+again) to that flow's resolver, as long as the run has time left for one more.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mpesa.clock import Deadline
+from mpesa.reconciliation.stragglers import StragglerPass
 from mpesa.records.model import Kind, Record
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import RecordStore
@@ -31,13 +34,23 @@ class DueResolver(Protocol):
 
 
 class Sweep:
-    def __init__(self, store: RecordStore, outbox: Outbox, resolvers: Sequence[DueResolver]) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        outbox: Outbox,
+        resolvers: Sequence[DueResolver],
+        stragglers: StragglerPass | None = None,
+    ) -> None:
         self._store = store
         self._outbox = outbox
         self._resolvers = list(resolvers)
+        self._stragglers = stragglers
 
     def run(self, now: datetime, *, deadline: Deadline | None = None, limit: int = 50) -> dict[str, int]:
-        counts: Counter[str] = self._outbox.resend_due(now, limit)
+        counts: Counter[str] = Counter()
+        if self._stragglers is not None:
+            counts.update(self._stragglers.run(now, deadline=deadline))
+        counts.update(self._outbox.resend_due(now, limit))
         for resolver in self._resolvers:
             for record in self._store.due(resolver.kind.value, now, limit):
                 if deadline is not None and deadline.remaining_s() < STEP_RESERVE_S:

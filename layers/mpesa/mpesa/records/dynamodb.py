@@ -9,16 +9,16 @@ event is owed) and `next_check_at`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from mpesa.clock import NAIROBI, iso, now_utc
+from mpesa.records.day_index import DAY_INDEX, DAY_SHARDS, day_partition, read_day_page
 from mpesa.records.dynamo import cancellation_codes, conditional_failed, only_conditions_failed, transaction_cancelled
 from mpesa.records.model import (
     NOT_SENT,
@@ -37,6 +37,7 @@ from mpesa.records.model import (
 )
 from mpesa.records.receipts import (
     Claim,
+    claim_item,
     claim_key,
     claimed_by_another,
     read_claim,
@@ -44,28 +45,26 @@ from mpesa.records.receipts import (
     update_and_claim,
     update_beside_holder,
 )
-from mpesa.records.store import OUTBOX_BUCKET
+from mpesa.records.store import OUTBOX_BUCKET, RecordPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 OUTBOX_GRACE = timedelta(minutes=2)
-_INDEX_FOR_REF = {Ref.CHECKOUT_REQUEST_ID: "by-checkout-request-id", Ref.CONVERSATION_ID: "by-conversation-id"}
+# Records found by an identifier M-Pesa gave: a payout's ConversationID (MpesaService's default Result URL
+# carries no record id). A CheckoutRequestID is not indexed: every push names its record in its signed
+# callback URL, and an index entry would cost a write per payment.
+_INDEX_FOR_REF = {Ref.CONVERSATION_ID: "by-conversation-id"}
 _OPEN = {":pending": Status.PENDING.value, ":unknown": Status.UNKNOWN.value}
 _STATUS = {"#status": "status"}
 
 
-DAY_SHARDS = 8  # partitions of a day in the by-day index, so a busy day does not heat one partition
+class RecordChangingError(RuntimeError):
+    """A record kept changing under a settlement (concurrent writers): the caller's retry decides."""
 
 
 def record_key(transaction_id: str) -> dict[str, str]:
     return {"pk": f"txn#{transaction_id}"}
-
-
-def day_partition(day: date, transaction_id: str) -> str:
-    """The by-day index's partition of a record: its Nairobi date and a shard from its id."""
-    shard = int(hashlib.sha256(transaction_id.encode()).hexdigest()[:8], 16) % DAY_SHARDS
-    return f"{day.isoformat()}#{shard}"
 
 
 def record_from_item(item: Mapping[str, Any]) -> Record:
@@ -92,7 +91,14 @@ def record_from_item(item: Mapping[str, Any]) -> Record:
         event_published=bool(item.get("event_published", False)),
         late_event_published=bool(item.get("late_event_published", True)),
         linked_transaction_id=_opt(item, "linked_transaction_id"),
+        send_claimed_at=_opt(item, "send_claimed_at"),
+        pending_bucket=_opt(item, "pending_bucket"),
     )
+
+
+def _holds(record: Record, receipt: str) -> bool:
+    """Whether the record keeps `receipt`, as its own or as a late success's."""
+    return record.receipt == receipt or (record.late_success or {}).get("receipt") == receipt
 
 
 def _other_receipt(known: object, settlement: Settlement) -> bool:
@@ -117,7 +123,10 @@ class DynamoRecordStore:
         return record_from_item(item)
 
     def find(self, kind: Kind, ref: Ref, value: str) -> Record | None:
-        response = self._table.query(IndexName=_INDEX_FOR_REF[ref], KeyConditionExpression=Key(ref.value).eq(value))
+        index = _INDEX_FOR_REF.get(ref)
+        if index is None:
+            return None  # not indexed (a CheckoutRequestID: records are found by the id in their signed URL)
+        response = self._table.query(IndexName=index, KeyConditionExpression=Key(ref.value).eq(value))
         for item in response.get("Items", []):
             if item.get("record_type") == kind.record_type:
                 return record_from_item(item)
@@ -126,7 +135,7 @@ class DynamoRecordStore:
     def created_on(self, day: date) -> Iterator[Record]:
         for shard in range(DAY_SHARDS):
             query: dict[str, Any] = {
-                "IndexName": "by-day",
+                "IndexName": DAY_INDEX,
                 "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}"),
             }
             while True:
@@ -136,6 +145,44 @@ class DynamoRecordStore:
                 if "LastEvaluatedKey" not in page:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def page_of_day(
+        self, kind: Kind, day: date, status: Status | None, limit: int, position: Mapping[str, str] | None
+    ) -> RecordPage:
+        keys, next_position = read_day_page(self._table, kind, day, status, limit, position)
+        found = {record_key(r.transaction_id)["pk"]: r for r in self._get_many(keys)}  # in no order
+        records = [found[key["pk"]] for key in keys if key["pk"] in found]
+        # The index is eventually consistent: a record whose status moved on since is no longer this page's.
+        return RecordPage([r for r in records if status is None or r.status is status], next_position)
+
+    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+        """From the day index (each Nairobi day the span touches, every shard), kind filtered in the
+        index (it projects `kind`), then the records read in batches."""
+        keys: list[dict[str, Any]] = []
+        first, last = start.astimezone(NAIROBI).date(), end.astimezone(NAIROBI).date()
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        for day in days:
+            for shard in range(DAY_SHARDS):
+                query: dict[str, Any] = {
+                    "IndexName": DAY_INDEX,
+                    "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}")
+                    & Key("created_at").between(iso(start), iso(end)),
+                    "FilterExpression": Attr("kind").eq(kind.value),
+                }
+                while True:
+                    page = self._table.query(**query)
+                    keys += [{"pk": item["pk"]} for item in page.get("Items", []) if str(item["created_at"]) < iso(end)]
+                    if "LastEvaluatedKey" not in page:
+                        break
+                    query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(self._get_many(keys), key=lambda r: (r.created_at, r.transaction_id))
+
+    def watermark(self, name: str) -> datetime | None:
+        item = self._table.get_item(Key={"pk": f"watermark#{name}"}, ConsistentRead=True).get("Item")
+        return None if item is None else datetime.fromisoformat(str(item["at"]))
+
+    def set_watermark(self, name: str, moment: datetime) -> None:
+        self._table.put_item(Item={"pk": f"watermark#{name}", "record_type": "watermark", "at": iso(moment)})
 
     def receipt_holder(self, receipt: str) -> str | None:
         item = self._table.get_item(Key=claim_key(receipt), ConsistentRead=True).get("Item")
@@ -160,11 +207,12 @@ class DynamoRecordStore:
         )
         return [record_from_item(item) for item in response.get("Items", [])]
 
-    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
-        self._conditional(
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> bool:
+        return self._conditional(
             Key=record_key(transaction_id),
-            UpdateExpression="SET next_check_at = :n",
-            ConditionExpression="pending_bucket = :bucket AND #status IN (:pending, :unknown)",
+            UpdateExpression="SET pending_bucket = :bucket, next_check_at = :n",
+            ConditionExpression="#status IN (:pending, :unknown) "
+            "AND (attribute_not_exists(pending_bucket) OR pending_bucket = :bucket)",
             ExpressionAttributeNames=_STATUS,
             ExpressionAttributeValues={":n": iso(next_check_at), ":bucket": kind.value, **_OPEN},
         )
@@ -189,10 +237,10 @@ class DynamoRecordStore:
             **{ref.value: value for ref, value in new.refs.items()},
             "created_at": stamp,
             "updated_at": stamp,
-            "pending_bucket": new.kind.value,
-            "next_check_at": iso(new.next_check_at),
             "event_published": False,
         }
+        if new.next_check_at is not None:
+            item |= {"pending_bucket": new.kind.value, "next_check_at": iso(new.next_check_at)}
         try:
             # A record that surely never reached M-Pesa (NOT_SENT) may be replaced by a new attempt.
             self._table.put_item(
@@ -234,6 +282,27 @@ class DynamoRecordStore:
         return self._settle(transaction_id, settlement, retries_left=1)
 
     def _settle(self, transaction_id: str, settlement: Settlement, retries_left: int) -> SettleResult:
+        """Claim the receipt (one conditional put), then settle the record (one conditional update): no
+        transaction on the common path. A claim this write made is given back if the record does not
+        end up holding the receipt."""
+        receipt = settlement.receipt
+        claimed_now = False
+        if receipt:
+            holder = self._claim_receipt(transaction_id, receipt)
+            if isinstance(holder, Claim):
+                return self._claimed_elsewhere(transaction_id, settlement, holder, retries_left)
+            claimed_now = holder
+        result = self._apply(transaction_id, settlement)
+        if result is None:
+            result = self._unchanged(transaction_id, settlement, retries_left)
+            if receipt and claimed_now and not _holds(result.record, receipt):
+                self._release_claim(receipt, transaction_id)
+        return result
+
+    def _settlement_update(self, transaction_id: str, settlement: Settlement, *, watched: bool) -> dict[str, Any]:
+        """The conditional update that settles an open record. `watched`: the record is in the pending
+        index (the sweep watches it), and moves to its OUTBOX partition until its event is out; otherwise
+        it never enters the index (its event, if lost, is found by the sweep's pass over the day)."""
         now = now_utc()
         values: dict[str, Any] = {
             ":s": settlement.status.value,
@@ -242,8 +311,6 @@ class DynamoRecordStore:
             ":by": settlement.source.value,
             ":u": iso(now),
             ":f": False,
-            ":outbox": OUTBOX_BUCKET,
-            ":resend_at": iso(now + OUTBOX_GRACE),
             **_OPEN,
         }
         names = dict(_STATUS)
@@ -255,10 +322,14 @@ class DynamoRecordStore:
             "updated_at = :u",
             "settled_at = :u",
             "event_published = :f",
-            "pending_bucket = :outbox",
-            "next_check_at = :resend_at",
         ]
         condition = "attribute_exists(pk) AND #status IN (:pending, :unknown)"
+        if watched:
+            values |= {":outbox": OUTBOX_BUCKET, ":resend_at": iso(now + OUTBOX_GRACE)}
+            sets += ["pending_bucket = :outbox", "next_check_at = :resend_at"]
+            condition += " AND attribute_exists(pending_bucket)"
+        else:
+            condition += " AND attribute_not_exists(pending_bucket)"
         for i, (ref, value) in enumerate(settlement.refs.items()):
             names[f"#r{i}"], values[f":r{i}"] = ref.value, value
             sets.append(f"#r{i} = if_not_exists(#r{i}, :r{i})")
@@ -272,29 +343,87 @@ class DynamoRecordStore:
         for i, (key, value) in enumerate(settlement.details.items()):
             names[f"#d{i}"], values[f":d{i}"] = key, value
             sets.append(f"details.#d{i} = :d{i}")
-        update: dict[str, Any] = {
+        return {
             "Key": record_key(transaction_id),
             "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+
+    def _apply(self, transaction_id: str, settlement: Settlement) -> SettleResult | None:
+        """Settle the open record: most are outside the pending index (one write); one the sweep watches
+        is found out by the first write's condition and settled into the outbox. None: not open (or its
+        refs differ)."""
+        for watched in (False, True):
+            try:
+                update = self._settlement_update(transaction_id, settlement, watched=watched)
+                item = self._table.update_item(**update, ReturnValues="ALL_NEW")["Attributes"]
+            except ClientError as exc:
+                if not conditional_failed(exc):
+                    raise
+                continue
+            return SettleResult(record_from_item(item), changed=True)
+        return None
+
+    def _claim_receipt(self, transaction_id: str, receipt: str) -> bool | Claim:
+        """Claim `receipt` for the record: True when this write claimed it, False when the record held it
+        already, or the holder's Claim when another record holds it."""
         try:
-            if settlement.receipt:
-                update_and_claim(self._table, transaction_id, settlement.receipt, update)
-            else:
-                self._table.update_item(**update)
+            self._table.put_item(
+                Item=claim_item(receipt, transaction_id), ConditionExpression="attribute_not_exists(pk)"
+            )
         except ClientError as exc:
-            if not conditional_failed(exc) and not transaction_cancelled(exc):
+            if not conditional_failed(exc):
                 raise
-            if settlement.receipt and claimed_by_another(cancellation_codes(exc)):
-                claim = read_claim(self._table, settlement.receipt)
-                if claim is not None and claim.holder_kind is not None and claim.transaction_id != transaction_id:
-                    # The same payment seen by another flow first (a C2B confirmation of this STK push):
-                    # settle, linked, without counting the money again.
-                    return self._settle_beside(transaction_id, settlement, update, claim, retries_left)
-            return self._explain_unchanged(transaction_id, settlement, exc, retries_left)
-        return SettleResult(self.get(transaction_id), changed=True)
+            claim = read_claim(self._table, receipt)
+            if claim is None:  # given back meanwhile: try once more
+                return self._claim_receipt(transaction_id, receipt)
+            return False if claim.transaction_id == transaction_id else claim
+        return True
+
+    def _release_claim(self, receipt: str, transaction_id: str) -> None:
+        try:
+            self._table.delete_item(
+                Key=claim_key(receipt),
+                ConditionExpression="transaction_id = :id AND attribute_not_exists(linked_transaction_id)",
+                ExpressionAttributeValues={":id": transaction_id},
+            )
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
+
+    def _claimed_elsewhere(
+        self, transaction_id: str, settlement: Settlement, claim: Claim, retries_left: int
+    ) -> SettleResult:
+        current = self.get(transaction_id)
+        if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
+            self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
+            return SettleResult(self.get(transaction_id), changed=False)
+        if current.status.is_final:
+            return self._after_final(current, settlement)
+        if claim.holder_kind is not None:
+            # The same payment seen by another flow first (a C2B confirmation of this STK push): settle,
+            # linked, without counting the money again.
+            update = self._settlement_update(transaction_id, settlement, watched=current.pending_bucket is not None)
+            return self._settle_beside(transaction_id, settlement, update, claim, retries_left)
+        # The record could settle but the receipt belongs to another record: never pay twice.
+        self.flag(transaction_id, Flag.DUPLICATE_RECEIPT)
+        return SettleResult(self.get(transaction_id), changed=False, contradicts=True)
+
+    def _unchanged(self, transaction_id: str, settlement: Settlement, retries_left: int) -> SettleResult:
+        """Why a settlement changed nothing: the record is final (a duplicate, a late success, a receipt
+        for a query-settled success, a contradiction), or its refs differ."""
+        current = self.get(transaction_id)
+        if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
+            self.flag(transaction_id, Flag.CALLBACK_MISMATCH)
+            return SettleResult(self.get(transaction_id), changed=False)
+        if not current.status.is_final:
+            # Open again by the time we read it back (a concurrent write moved it): try once more.
+            if retries_left > 0:
+                return self._settle(transaction_id, settlement, retries_left - 1)
+            raise RecordChangingError(transaction_id)
+        return self._after_final(current, settlement)
 
     def _settle_beside(
         self,
@@ -345,6 +474,15 @@ class DynamoRecordStore:
         # and a read-back would make this writer announce that settlement too (the settler announces it).
         return SettleResult(record_from_item(item), changed=True)
 
+    def claim_send(self, transaction_id: str) -> bool:
+        return self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET send_claimed_at = :now",
+            ConditionExpression="attribute_exists(pk) AND #status = :pending AND attribute_not_exists(send_claimed_at)",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":now": iso(now_utc()), ":pending": Status.PENDING.value},
+        )
+
     def flag(self, transaction_id: str, flag: Flag) -> None:
         self._table.update_item(
             Key=record_key(transaction_id),
@@ -370,6 +508,15 @@ class DynamoRecordStore:
             UpdateExpression="SET late_event_published = :t REMOVE pending_bucket, next_check_at",
             ConditionExpression="attribute_exists(late_success)",
             ExpressionAttributeValues={":t": True},
+        )
+
+    def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:
+        return self._conditional(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET pending_bucket = :outbox, next_check_at = :at",
+            ConditionExpression="event_published = :f AND NOT #status IN (:pending, :unknown)",
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={":outbox": OUTBOX_BUCKET, ":at": iso(resend_at), ":f": False, **_OPEN},
         )
 
     def close_not_sent(self, transaction_id: str) -> None:

@@ -1,9 +1,11 @@
 """The inbox: callbacks we could not apply, kept in the transactions table, never dropped.
 
 Item: `pk = unmatched#<kind>#<ref>#<sha256(body)[:24]>` (so a duplicate delivery is stored once),
-`record_type = unmatched_<kind>`, the identifier M-Pesa gave (`checkout_request_id` for STK, so the
-`by-checkout-request-id` index finds it), the raw body, the source address, why it waits, and whether
-it was dealt with later (applied, confirmed or contradicted by the record's outcome).
+`record_type = unmatched_<kind>`, the identifier M-Pesa gave (`ref`: the CheckoutRequestID for STK, the
+ConversationID for B2C) and `inbox_ref = <kind>#<ref>`, which the `inbox-by-ref` index finds it by (an
+index of inbox items only: records are not in it, so it costs nothing per payment), the raw body, the
+source address, why it waits, and whether it was dealt with later (applied, confirmed or contradicted by
+the record's outcome).
 
 Bounded: every item expires after `retention` (the table's TTL attribute `expires_at`), and callbacks
 that no signed URL authenticates are admitted only within a per-source hourly budget (a conditional
@@ -23,27 +25,24 @@ from botocore.exceptions import ClientError
 
 from mpesa.clock import iso, now_utc
 from mpesa.records.dynamo import conditional_failed
-from mpesa.records.model import Kind, Ref
+from mpesa.records.model import Kind
 from mpesa.records.store import InboxItem, InboxReason
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-# The attribute (and index) under which each kind's callbacks are looked up.
-_REF_FOR_KIND = {Kind.STK: Ref.CHECKOUT_REQUEST_ID, Kind.B2C: Ref.CONVERSATION_ID}
-_INDEX_FOR_REF = {Ref.CHECKOUT_REQUEST_ID: "by-checkout-request-id", Ref.CONVERSATION_ID: "by-conversation-id"}
+INBOX_INDEX = "inbox-by-ref"
 
 
-def _ref_attribute(kind: Kind) -> str:
-    ref = _REF_FOR_KIND.get(kind)
-    return ref.value if ref is not None else "ref"
+def _inbox_ref(kind: Kind, ref: str) -> str:
+    return f"{kind.value}#{ref}"
 
 
 def _item_to_inbox(item: Mapping[str, Any], kind: Kind) -> InboxItem:
     return InboxItem(
         key=str(item["pk"]),
         kind=kind,
-        ref=str(item.get(_ref_attribute(kind), "")),
+        ref=str(item.get("ref", "")),
         body=str(item["body"]),
         source_ip=str(item.get("source_ip", "")),
         reason=InboxReason(str(item["reason"])),
@@ -77,7 +76,8 @@ class DynamoInbox:
                 Item={
                     "pk": f"unmatched#{kind.value}#{ref}#{digest}",
                     "record_type": f"unmatched_{kind.value}",
-                    _ref_attribute(kind): ref,
+                    "ref": ref,
+                    "inbox_ref": _inbox_ref(kind, ref),
                     "body": body,
                     "source_ip": source_ip,
                     "reason": reason.value,
@@ -95,9 +95,8 @@ class DynamoInbox:
         return True
 
     def waiting(self, kind: Kind, ref: str) -> list[InboxItem]:
-        ref_name = _REF_FOR_KIND[kind]
         response = self._table.query(
-            IndexName=_INDEX_FOR_REF[ref_name], KeyConditionExpression=Key(ref_name.value).eq(ref)
+            IndexName=INBOX_INDEX, KeyConditionExpression=Key("inbox_ref").eq(_inbox_ref(kind, ref))
         )
         items = [
             item

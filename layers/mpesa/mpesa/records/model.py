@@ -60,6 +60,7 @@ class SettledBy(StrEnum):
     """What told us the outcome."""
 
     INITIATION = "initiation"  # M-Pesa refused the request outright, or it never left
+    ANSWER = "answer"  # the request's own answer told the outcome (the OpenAPI answers C2B and B2C with it)
     CALLBACK = "callback"
     QUERY = "query"
     RECONCILIATION = "reconciliation"
@@ -72,6 +73,7 @@ class Ref(StrEnum):
     MERCHANT_REQUEST_ID = "merchant_request_id"
     ORIGINATOR_CONVERSATION_ID = "originator_conversation_id"
     CONVERSATION_ID = "conversation_id"
+    THIRD_PARTY_CONVERSATION_ID = "third_party_conversation_id"  # ours, for the Vodacom OpenAPI
 
 
 NOT_SENT = "NOT_SENT"  # result code of a request that surely never reached M-Pesa
@@ -101,6 +103,12 @@ class Record:
     event_published: bool = False
     late_event_published: bool = True
     linked_transaction_id: str | None = None  # the other flow's record sharing this receipt (see Flag)
+    # When the request was claimed for sending (`RecordStore.claim_send`): a claimed request is never sent
+    # again, whoever runs the task next; its outcome is learned by query.
+    send_claimed_at: str | None = None
+    # The pending index's partition the record is in (its kind while the sweep watches it, OUTBOX while an
+    # event is owed), or None: most records never enter it (mpesa.reconciliation.stragglers).
+    pending_bucket: str | None = None
 
     def ref(self, name: Ref) -> str | None:
         return self.refs.get(name)
@@ -131,7 +139,9 @@ class NewRecord:
     amount: int
     msisdn: str
     details: Mapping[str, str]
-    next_check_at: datetime  # the sweep's safety net: the record is looked at again by then
+    # When the sweep looks at the record through the pending index; None: only once its flow's wait is over
+    # (the sweep's pass over the day index, mpesa.reconciliation.stragglers), the cheap path of most records.
+    next_check_at: datetime | None
     refs: Mapping[Ref, str] = field(default_factory=dict)  # identifiers we choose before the call
 
 

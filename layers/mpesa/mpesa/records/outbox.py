@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from mpesa.records.model import Kind, Record, SettleResult
+from mpesa.records.model import NOT_SENT, Kind, Record, SettleResult, Status
 from mpesa.records.store import OUTBOX_BUCKET, Announcement, Publisher, RecordStore
 from mpesa.telemetry import count, logger
 
@@ -28,6 +28,24 @@ class EventCatalog(Protocol):
         ...
 
     def late_success(self, record: Record) -> Announcement: ...
+
+
+def events_of(record: Record, catalog: EventCatalog) -> list[dict[str, Any]]:
+    """The events the record itself says were announced (`published`) or are still owed: those of its
+    current status and of a late success. An earlier status's event (UNKNOWN before the record settled)
+    and one-off notices (a callback that disagreed) leave no mark on the record, so they are not listed;
+    a request that never left (NOT_SENT) owes none."""
+    if record.status is Status.PENDING or record.result_code == NOT_SENT:
+        return []
+    owed = catalog.settled(record)
+    marks = [
+        {"type": a.detail_type, "event_id": a.event_id, "published": record.event_published}
+        for a in ([owed] if isinstance(owed, Announcement) else owed)
+    ]
+    if record.late_success is not None:
+        late = catalog.late_success(record)
+        marks.append({"type": late.detail_type, "event_id": late.event_id, "published": record.late_event_published})
+    return marks
 
 
 class Outbox:

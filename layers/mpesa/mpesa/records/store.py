@@ -17,6 +17,12 @@ from mpesa.records.model import Flag, Kind, NewRecord, Record, Ref, Settlement, 
 OUTBOX_BUCKET = "outbox"  # the pending index's partition of settled records whose event is owed
 
 
+@dataclass(frozen=True)
+class RecordPage:
+    records: list[Record]  # newest first
+    position: Mapping[str, str] | None  # where the next page starts (the store's own format); None at the end
+
+
 class RecordStore(Protocol):
     def get(self, transaction_id: str) -> Record:
         """The record, read consistently; RecordNotFoundError if there is none."""
@@ -30,6 +36,15 @@ class RecordStore(Protocol):
         """Every record created on `day` (Nairobi time), for reconciliation and reports."""
         ...
 
+    def page_of_day(
+        self, kind: Kind, day: date, status: Status | None, limit: int, position: Mapping[str, str] | None
+    ) -> RecordPage:
+        """Records of `kind` of `day` (Nairobi time; the day a record was created, a C2B payment's the day
+        it was paid), optionally of one `status`, newest first: at most `limit`, from `position` (a
+        previous page's; InputError naming `next` if it is not one). A page may be short, or empty, with
+        a position: the store bounds what one page reads."""
+        ...
+
     def receipt_holder(self, receipt: str) -> str | None:
         """The transaction id the M-Pesa receipt pays (its claim), if any record claimed it."""
         ...
@@ -38,9 +53,20 @@ class RecordStore(Protocol):
         """Records in a partition of the pending index (a kind's value, or OUTBOX) due by `before`."""
         ...
 
-    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> None:
-        """Look at an open record again later; a record that settled meanwhile is left alone."""
+    def reschedule(self, kind: Kind, transaction_id: str, next_check_at: datetime) -> bool:
+        """Have the sweep look at an open record from `next_check_at` (it enters the pending index if it
+        was not in it); a record that settled meanwhile is left alone (False)."""
         ...
+
+    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+        """Records of `kind` created in [start, end), oldest first: the sweep's pass over the day index."""
+        ...
+
+    def watermark(self, name: str) -> datetime | None:
+        """Where a pass of the sweep got to (None before its first run)."""
+        ...
+
+    def set_watermark(self, name: str, moment: datetime) -> None: ...
 
     def create_pending(self, new: NewRecord) -> Record:
         """Create the record PENDING; RecordExistsError (with the stored record) if it exists, unless it
@@ -59,6 +85,12 @@ class RecordStore(Protocol):
         """PENDING → UNKNOWN (not final: reconciliation resolves it, looking again from `recheck_at`)."""
         ...
 
+    def claim_send(self, transaction_id: str) -> bool:
+        """Claim the one send of a PENDING record's request (one conditional write): True for the one caller
+        that may send it; False when it was claimed before (or the record is no longer PENDING), and then
+        it must never be sent again: its outcome is learned by query."""
+        ...
+
     def flag(self, transaction_id: str, flag: Flag) -> None: ...
 
     def mark_event_published(self, transaction_id: str, status: Status) -> None:
@@ -66,6 +98,11 @@ class RecordStore(Protocol):
         ...
 
     def mark_late_event_published(self, transaction_id: str) -> None: ...
+
+    def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:
+        """A final record whose event is still owed goes to the outbox partition of the pending index, to be
+        sent from `resend_at` (False when it was published meanwhile)."""
+        ...
 
     def close_not_sent(self, transaction_id: str) -> None:
         """A request that never left owes no event: take it off the pending index."""

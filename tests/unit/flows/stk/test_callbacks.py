@@ -32,7 +32,7 @@ def apply(flow, payload, transaction_id=None):
 def test_a_success_settles_once_and_is_announced_once(flow, pending):
     payload = stk_callback(pending.checkout_request_id)
     first = apply(flow, payload, pending.transaction_id)
-    again = apply(flow, payload)  # the same callback on the guide's route, correlated by CheckoutRequestID
+    again = apply(flow, payload, pending.transaction_id)  # delivered twice: read, and nothing written
     assert first.changed
     assert not again.changed
     record = flow.store.get(pending.transaction_id)

@@ -1,13 +1,16 @@
 """Resolution without a callback: the timeout flow's steps, queries, UNKNOWN, and the sweep."""
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from mpesa.clock import now_utc
+from mpesa.daraja.callbacks import parse_stk_callback
 from mpesa.daraja.errors import DarajaApiError, DarajaTransportError
 from mpesa.errors import DarajaUnavailableError
 from mpesa.flows.stk import StkEvents, validate_request
+from mpesa.reconciliation.stragglers import StragglerPass
 from mpesa.reconciliation.sweep import Sweep
 from mpesa.records import Kind, SettledBy, Status
 from mpesa.records.outbox import Outbox
@@ -32,7 +35,13 @@ def pending(flow):
 @pytest.fixture
 def sweep(flow):
     outbox = Outbox(flow.store, flow.publisher, {Kind.STK: StkEvents()})
-    return Sweep(flow.store, outbox, [flow.payments.resolution])
+    resolution = flow.payments.resolution
+    return Sweep(flow.store, outbox, [resolution], StragglerPass(flow.store, outbox, [resolution]))
+
+
+def checked(flow):
+    """Just after the payment's callback wait: when the sweep's pass checks it."""
+    return now_utc() + timedelta(seconds=flow.payments.deps.timing.wait_seconds + 1)
 
 
 def test_a_pending_answer_leaves_the_record_open_and_counts_the_attempt(flow, pending):
@@ -86,16 +95,43 @@ def test_unknown_is_announced_once(flow, pending):
     assert flow.publisher.types() == ["payment.outcome_unknown"]
 
 
-def test_the_sweep_marks_a_stale_record_unknown_then_settles_it_when_mpesa_answers(flow, pending, sweep):
+def test_a_payment_the_callback_settled_is_read_once_by_the_sweep_and_left_alone(flow, pending, sweep):
+    from tests.support.stk import stk_callback
+
+    payload = stk_callback(pending.checkout_request_id)
+    flow.payments.apply_callback(parse_stk_callback(json.dumps(payload)), transaction_id=pending.transaction_id)
+    assert sweep.run(now_utc()) == {}  # its wait is not over
+    assert sweep.run(checked(flow)) == {}  # settled and announced: nothing to do, no flow, no query
+    assert flow.starter.started == []
+    assert flow.gateway.queries == []
+
+
+def test_the_check_settles_a_payment_whose_callback_was_lost_without_a_flow(flow, pending, sweep):
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    assert sweep.run(checked(flow)) == {"settled_by_check": 1}
+    assert flow.store.get(pending.transaction_id).status is Status.SUCCESS
+    assert flow.starter.started == []
+    assert flow.publisher.types() == ["payment.succeeded"]
+    assert sweep.run(checked(flow) + timedelta(minutes=1)) == {}  # checked once
+
+
+def test_a_payment_still_pending_at_its_check_goes_to_the_flow_once_then_unknown_then_settled(flow, pending, sweep):
     assert sweep.run(now_utc()) == {}  # not due yet
-    assert sweep.run(now_utc() + LATER) == {"marked_unknown": 1}
+    assert sweep.run(checked(flow)) == {"flow_started": 1}  # the customer has not answered yet
+    assert flow.starter.started == [pending.transaction_id]
+    assert flow.gateway.queries == [pending.checkout_request_id]
+    assert sweep.run(checked(flow) + timedelta(seconds=30)) == {}  # watched behind its flow: not again
+    assert sweep.run(now_utc() + LATER) == {"marked_unknown": 1}  # the flow never finished it
     flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
     assert sweep.run(now_utc() + 2 * LATER) == {"resolved": 1}
     assert flow.store.get(pending.transaction_id).status is Status.SUCCESS
     assert flow.publisher.types() == ["payment.outcome_unknown", "payment.succeeded"]
+    assert flow.starter.started == [pending.transaction_id]
 
 
 def test_the_sweep_defers_when_mpesa_is_down(flow, pending, sweep):
+    flow.gateway.query_answers.append(DarajaTransportError("stk_query", "refused", request_sent=False))
+    assert sweep.run(checked(flow)) == {"flow_started": 1}  # the flow retries the query
     flow.gateway.query_answers.append(DarajaTransportError("stk_query", "refused", request_sent=False))
     assert sweep.run(now_utc() + LATER) == {"deferred": 1}
     assert flow.store.get(pending.transaction_id).status is Status.PENDING
@@ -106,9 +142,21 @@ def test_the_sweep_resends_an_event_the_bus_refused(flow, pending, sweep):
     flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
     flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
     assert flow.publisher.published == []
+    # Settled a moment ago: its writer may still be announcing it, so it is owed through the outbox.
+    assert sweep.run(checked(flow)) == {"event_owed": 1}
     assert sweep.run(now_utc() + LATER) == {"events_resent": 1}
     assert sweep.run(now_utc() + 2 * LATER) == {}
     assert flow.publisher.types() == ["payment.succeeded"]
+
+
+def test_an_owed_event_long_settled_is_sent_by_the_pass_itself(flow, pending, sweep, monkeypatch):
+    flow.publisher.fail_next = 1
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    monkeypatch.setattr("mpesa.reconciliation.stragglers.OUTBOX_GRACE", timedelta(seconds=0))
+    flow.payments.resolve(pending.transaction_id, attempt=0, max_attempts=5)
+    assert sweep.run(checked(flow)) == {"events_resent": 1}
+    assert flow.publisher.types() == ["payment.succeeded"]
+    assert flow.store.get(pending.transaction_id).event_published
 
 
 def test_an_answer_about_another_payment_is_flagged_and_leaves_the_record_open(flow, pending):

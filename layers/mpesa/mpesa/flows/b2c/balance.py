@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT, Deadline, iso, now_utc
 from mpesa.daraja.callbacks import AsyncResult, parse_async_result, parse_queue_timeout
@@ -16,8 +16,10 @@ from mpesa.errors import CallbackPayloadError, CallbackRefusedError, DarajaUnava
 from mpesa.flows.b2c import urls
 from mpesa.flows.b2c.ports import B2cGateway
 from mpesa.records.balances import AccountEntry, BalanceReport, BalanceRequest
-from mpesa.settings import MpesaSettings
 from mpesa.telemetry import logger
+
+if TYPE_CHECKING:
+    from mpesa.settings import MpesaSettings
 
 
 class BalanceStore(Protocol):

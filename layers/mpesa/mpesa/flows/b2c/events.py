@@ -63,6 +63,9 @@ def payout_view(record: Record) -> dict[str, Any]:
             "flags": list(record.flags),
         }
     )
+    caller_id = record.ref(Ref.THIRD_PARTY_CONVERSATION_ID)  # Vodacom's OpenAPI (Tanzania) only
+    if caller_id is not None:
+        view["third_party_conversation_id"] = caller_id
     return view
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from mpesa.clock import NAIROBI
 from mpesa.errors import ConfigurationError, InputError, LimitExceededError, NotPermittedError
-from mpesa.markets import market_for, normalise_msisdn
+from mpesa.markets import MARKETS, Market, market_for, normalise_msisdn
 from mpesa.records.budgets import Counter, Reservation, Scope
 
 if TYPE_CHECKING:
@@ -91,8 +91,14 @@ def _allowlist(text: str | None, *, sandbox: bool) -> frozenset[str] | None:
     entries = [e.strip() for e in (text or "").split(",") if e.strip()]
     if not entries:
         return None
-    market = market_for("KE")
     try:
-        return frozenset(normalise_msisdn(e, market, sandbox=sandbox, field=ALLOWLIST_SETTING) for e in entries)
+        return frozenset(normalise_msisdn(e, _market_of(e), sandbox=sandbox, field=ALLOWLIST_SETTING) for e in entries)
     except InputError as exc:
         raise ConfigurationError({ALLOWLIST_SETTING: exc.message}) from None
+
+
+def _market_of(entry: str) -> Market:
+    """A number in international form is read in its own market (a Tanzanian 255...); any other in Kenya's."""
+    digits = entry.lstrip("+").replace(" ", "")
+    international = [m for m in MARKETS.values() if len(digits) == 12 and digits.startswith(m.dialling_code)]
+    return international[0] if international else market_for("KE")

@@ -3,21 +3,19 @@ v3 request at most once per request key, the timeout flow. See docs/decisions.md
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from mpesa.clock import Deadline, now_utc
-from mpesa.daraja.errors import DEFINITE_5XX_CODES, DarajaApiError, DarajaError, OutcomeUnknownError
-from mpesa.errors import ConfigurationError, ConflictError, InputError
+from mpesa.errors import ConfigurationError, ConflictError, InputError, RequestInProgressError
 from mpesa.flows.b2c import urls
 from mpesa.flows.b2c.outcomes import Initiation, Upstream
 from mpesa.flows.b2c.ports import B2cDeps
 from mpesa.flows.b2c.request import PayoutRequest, payout_id_for
 from mpesa.flows.b2c.settle import PayoutSettler
 from mpesa.markets import market_for
+from mpesa.providers.base import Accepted, NotSent, Refused, Unknown
 from mpesa.records.model import (
     NOT_SENT,
     Flag,
@@ -34,14 +32,11 @@ from mpesa.records.model import (
 )
 from mpesa.telemetry import logger
 
-if TYPE_CHECKING:
-    from mpesa.daraja.models import B2CResponse
-
-SWEEP_SLACK_S = 300  # beyond the timeout flow's horizon, before the sweep looks at a payout itself
 # A replay may re-send a payout whose request we may never have sent (a crash between the record and the
 # call) with the SAME OriginatorConversationID, only this soon after the record was written: Daraja
 # refuses a reused OCID (500.002.1001), so if the first request did leave, the re-send pays nothing.
 RESEND_WINDOW = timedelta(minutes=10)
+IN_FLIGHT = timedelta(seconds=30)  # API Gateway's limit: a first request younger than this may still run
 
 
 class IdempotencyConflictError(ConflictError):
@@ -66,19 +61,19 @@ class PayoutInitiation:
         before the record writes nothing and sends nothing. Nothing after the request raises.
         """
         deps = self._deps
+        provider = deps.provider(request.country)
         payout_id = payout_id_for(request_key)
         logger.append_keys(payout_id=payout_id)
         existing = self._existing(payout_id)
         if existing is not None and not _replaceable(existing):
             return self._replay(existing, request, deadline)  # answered as first, whatever the limits now
         deps.guard_rails.check(request)
-        short_code = self._short_code()
-        reservation = deps.guard_rails.reservation(payout_id, request, short_code, now_utc())
+        account = provider.payout_account()
+        reservation = deps.guard_rails.reservation(payout_id, request, account, now_utc())
         reserved = deps.budgets.reserve(reservation)
         if reserved.refused_by is not None:
             logger.info("payout refused by a daily budget", extra={"budget": reserved.refused_by.value})
             raise deps.guard_rails.refusal(reserved.refused_by, request)
-        ocid = str(uuid.uuid4())
         try:
             record = deps.store.create_pending(
                 NewRecord(
@@ -89,12 +84,14 @@ class PayoutInitiation:
                     amount=request.amount,
                     msisdn=request.msisdn,
                     details=request.details,
-                    next_check_at=now_utc() + timedelta(seconds=deps.timing.horizon_s + SWEEP_SLACK_S),
-                    refs={Ref.ORIGINATOR_CONVERSATION_ID: ocid},
+                    next_check_at=None,  # the sweep checks it once its Result's wait is over
+                    refs=provider.payout_refs(),  # our OriginatorConversationID (or ThirdPartyConversationID)
                 )
             )
         except RecordExistsError as exists:  # a concurrent request with the same key won the race
             return self._replay(exists.record, request, deadline, reserved_now=reserved.new)
+        if not provider.refuses_duplicates and not deps.store.claim_send(payout_id):
+            return self._outcome_unknown(payout_id, None)  # another request claimed it: never sent twice
         return self._send(record, request, deadline)
 
     # --- the request -------------------------------------------------------------------------
@@ -102,37 +99,33 @@ class PayoutInitiation:
     def _send(self, record: Record, request: PayoutRequest, deadline: Deadline | None) -> Initiation:
         deps = self._deps
         payout_id = record.transaction_id
-        ocid = record.ref(Ref.ORIGINATOR_CONVERSATION_ID)
+        replies = urls.PayoutUrls(deps.settings, payout_id)
         try:
-            accepted = deps.gateway().b2c_payment(
-                phone_number=request.msisdn,
-                amount=request.amount,
-                command_id=request.command_id,
-                remarks=request.remarks,
-                occasion=request.occasion,
-                originator_conversation_id=ocid,
-                result_url=urls.url(deps.settings, urls.RESULT, payout_id),
-                queue_timeout_url=urls.url(deps.settings, urls.QUEUE_TIMEOUT, payout_id),
-                deadline=deadline,
-            )
-        except OutcomeUnknownError as exc:
-            return self._outcome_unknown(payout_id, exc)
-        except DarajaApiError as exc:
-            if exc.http_status >= 500 and exc.error_code not in DEFINITE_5XX_CODES:
-                return self._outcome_unknown(payout_id, exc)  # may have been processed: never re-sent
-            return self._rejected(payout_id, exc)
-        except DarajaError as exc:
-            return self._not_sent(payout_id, exc)
+            outcome = deps.provider(record.country).payout(record, request, replies=replies, deadline=deadline)
         except (ConfigurationError, InputError):
             # Nothing was sent (the request could not even be built): give the budget back, then report.
             self._not_sent(payout_id, None)
             raise
-        return self._accepted(payout_id, accepted)
+        match outcome:
+            case Accepted(refs=refs, settlement=paid):
+                return self._accepted(payout_id, refs) if paid is None else self._paid(payout_id, paid)
+            case Unknown(reason=reason, refs=refs):
+                if refs:  # the provider's ID of the request, for a person looking it up
+                    _guarded(self._deps.store.attach_refs, payout_id, refs)
+                return self._outcome_unknown(payout_id, reason)
+            case Refused() as refused:
+                return self._rejected(payout_id, refused)
+            case NotSent() as not_sent:
+                return self._not_sent(payout_id, not_sent)
 
-    def _accepted(self, payout_id: str, accepted: B2CResponse) -> Initiation:
-        refs: dict[Ref, str] = {}
-        if accepted.conversation_id:
-            refs[Ref.CONVERSATION_ID] = accepted.conversation_id
+    def _paid(self, payout_id: str, paid: Settlement) -> Initiation:
+        """The provider's answer is the outcome (the OpenAPI pays before it answers): settled now."""
+        logger.info("payout paid; the provider's answer settles it")
+        _guarded(self._settler.settle, payout_id, paid)
+        return Initiation(self._current(payout_id), Upstream.ACCEPTED)
+
+    def _accepted(self, payout_id: str, refs: Mapping[Ref, str]) -> Initiation:
+        if refs:
             for attempt in (1, 2):  # one more try on a transient error: the flow can query by OCID anyway
                 try:
                     self._deps.store.attach_refs(payout_id, refs)
@@ -144,31 +137,28 @@ class PayoutInitiation:
                     logger.exception("could not store the ConversationID", extra={"attempt": attempt})
         else:
             logger.info("Daraja had this OriginatorConversationID already: accepted earlier, not paid twice")
-        self._start_flow(payout_id)
         record = self._current(payout_id)
         if refs and record.ref(Ref.CONVERSATION_ID) is None:
             record = replace(record, refs={**record.refs, **refs})
         return Initiation(record, Upstream.ACCEPTED)
 
-    def _outcome_unknown(self, payout_id: str, exc: DarajaError | None) -> Initiation:
-        why = str(exc) if exc is not None else "no answer was recorded for the request"
+    def _outcome_unknown(self, payout_id: str, reason: str | None) -> Initiation:
+        why = reason or "no answer was recorded for the request"
         logger.warning("payout outcome unknown; not re-sent, Transaction Status will tell", extra={"error": why})
         _guarded(self._deps.store.flag, payout_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
-        self._start_flow(payout_id)
         return Initiation(self._current(payout_id), Upstream.UNKNOWN)
 
-    def _rejected(self, payout_id: str, exc: DarajaApiError) -> Initiation:
-        logger.info("payout refused by Daraja", extra={"error_code": exc.error_code})
-        code = exc.error_code or f"HTTP{exc.http_status}"
-        settlement = Settlement(Status.FAILED, code, exc.error_message, SettledBy.INITIATION)
+    def _rejected(self, payout_id: str, refused: Refused) -> Initiation:
+        logger.info("payout refused by M-Pesa", extra={"error_code": refused.code})
+        settlement = Settlement(Status.FAILED, refused.code, refused.description, SettledBy.INITIATION)
         _guarded(self._settler.settle, payout_id, settlement)
         return Initiation(self._current(payout_id), Upstream.REJECTED)
 
-    def _not_sent(self, payout_id: str, exc: DarajaError | None) -> Initiation:
+    def _not_sent(self, payout_id: str, not_sent: NotSent | None) -> Initiation:
         # Surely not sent (connect failure, open breaker, no token, no time left): a new attempt may send it.
-        logger.warning("payout not sent", extra={"error": type(exc).__name__ if exc else "configuration"})
+        logger.warning("payout not sent", extra={"error": not_sent.error if not_sent else "configuration"})
         store = self._deps.store
-        why = str(exc) if exc is not None else "the request could not be built"
+        why = not_sent.reason if not_sent is not None else "the request could not be built"
         settled = store.settle(payout_id, Settlement(Status.FAILED, NOT_SENT, why, SettledBy.INITIATION))
         store.close_not_sent(payout_id)
         self._settler.release_budget(settled.record)
@@ -183,10 +173,16 @@ class PayoutInitiation:
             raise IdempotencyConflictError(record.transaction_id)
         if reserved_now and record.status is Status.FAILED:
             self._settler.release_budget(record)  # a failed payout keeps no budget
+        if _in_flight(record, now_utc()):
+            raise RequestInProgressError(record.transaction_id)
         if _may_resend(record, now_utc()):
             # We cannot tell whether our request left before the crash: re-send it with the same OCID. If it
             # did leave, Daraja refuses the copy (500.002.1001, "accepted earlier") and nothing is paid twice.
             logger.warning("payout never acknowledged; re-sent with the same OriginatorConversationID")
+            return self._send(record, request, deadline)
+        if _never_claimed(record) and self._deps.store.claim_send(record.transaction_id):
+            # A provider without a duplicate check: the send was never claimed, so it never left. Now ours.
+            logger.warning("payout never sent before; sent now, once")
             return self._send(record, request, deadline)
         logger.info("replay of an earlier payout request; not sent again", extra={"status": record.status.value})
         if record.status is Status.FAILED and record.settled_by is SettledBy.INITIATION:
@@ -199,12 +195,6 @@ class PayoutInitiation:
         return Initiation(record, Upstream.UNKNOWN)
 
     # --- helpers -----------------------------------------------------------------------------
-
-    def _short_code(self) -> str:
-        short_code = self._deps.settings.b2c_short_code
-        if short_code is None:
-            raise ConfigurationError({"MPESA_B2C_SHORT_CODE": "is required to pay out"})
-        return short_code
 
     def _existing(self, payout_id: str) -> Record | None:
         try:
@@ -219,13 +209,15 @@ class PayoutInitiation:
             logger.exception("could not read the payout back")
             return Record.placeholder(Kind.B2C, payout_id)
 
-    def _start_flow(self, payout_id: str) -> None:
-        if self._deps.flow is None:
-            return
-        try:
-            self._deps.flow.start(payout_id)
-        except Exception:  # the sweep resolves payouts whose flow never started
-            logger.exception("could not start the payout timeout flow; the sweep will resolve the payout")
+
+def _in_flight(record: Record, now: datetime) -> bool:
+    """The first request with this key may still be waiting for M-Pesa's answer (API Gateway gives it
+    30 s): a replay is told to ask again rather than sent a second time beside it."""
+    if record.status is not Status.PENDING or record.ref(Ref.CONVERSATION_ID) is not None:
+        return False
+    if Flag.OUTCOME_UNKNOWN_AT_INITIATION in record.flags or not record.created_at:
+        return False
+    return now - record.created < IN_FLIGHT
 
 
 def _replaceable(record: Record) -> bool:
@@ -254,6 +246,16 @@ def _may_resend(record: Record, now: datetime) -> bool:
     except ValueError:
         return False
     return now - created <= RESEND_WINDOW
+
+
+def _never_claimed(record: Record) -> bool:
+    """A payout for a provider without a duplicate check (ThirdPartyConversationID) that no request
+    claimed: it was never sent."""
+    return (
+        record.status is Status.PENDING
+        and record.ref(Ref.THIRD_PARTY_CONVERSATION_ID) is not None
+        and record.send_claimed_at is None
+    )
 
 
 def _guarded[**P, R](step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:

@@ -53,6 +53,9 @@ def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any], dict[str
         "conversation_id": record.ref(Ref.CONVERSATION_ID),
         "originator_conversation_id": record.ref(Ref.ORIGINATOR_CONVERSATION_ID),
     }
+    caller_id = record.ref(Ref.THIRD_PARTY_CONVERSATION_ID)  # Vodacom's OpenAPI (Tanzania) only
+    if caller_id is not None:
+        body["third_party_conversation_id"] = caller_id
     if result.upstream is Upstream.ACCEPTED:
         return 202, body, {}
     if result.upstream is Upstream.UNKNOWN:

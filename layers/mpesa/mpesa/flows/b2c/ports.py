@@ -1,21 +1,26 @@
-"""What the B2C flow needs from the world: M-Pesa (the gateway), the timeout flow, the budget counters,
-storage and events. Production wiring is in mpesa.runtime; unit tests pass the in-memory fakes
-(tests/support/fakes.py)."""
+"""What the B2C flow needs from the world: each market's provider (Kenya's over the Daraja gateway), the
+timeout flow, the budget counters, storage and events. Production wiring is in mpesa.runtime; unit tests
+pass the in-memory fakes (tests/support/fakes.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from mpesa.clock import Deadline
 from mpesa.flows.b2c.guardrails import GuardRails
+from mpesa.markets import Country
+from mpesa.providers.daraja import DarajaProvider
+from mpesa.providers.registry import Providers
 from mpesa.records.budgets import Reservation, Reserved
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import Inbox, RecordStore
 
 if TYPE_CHECKING:
     from mpesa.daraja.models import AsyncRequestResponse, B2CCommand, B2CResponse, IdentifierType
+    from mpesa.providers.base import Provider
     from mpesa.settings import MpesaSettings
 
 
@@ -107,3 +112,13 @@ class B2cDeps:
     flow: FlowStarter | None
     timing: PayoutTiming
     guard_rails: GuardRails
+    # Each market's provider; by default Kenya's Daraja over `gateway`, and no other market.
+    providers: Providers | None = None
+
+    @cached_property
+    def _default_providers(self) -> Providers:
+        return Providers(self.settings, {Country.KE: lambda: DarajaProvider(self.settings, b2c=self.gateway)})
+
+    def provider(self, country: str) -> Provider:
+        """The provider of the market, or InputError on `country` (mpesa.providers.registry)."""
+        return (self.providers or self._default_providers).for_country(country)

@@ -72,7 +72,7 @@ class PayoutReconciler:
 
     def _ask(self, record: Record) -> bool:
         try:
-            return self._resolution.ask_status(record, purpose=urls.RECONCILIATION_STATUS) is not None
+            return self._resolution.ask(record, purpose=urls.RECONCILIATION_STATUS)[1]
         except UnavailableError:  # Daraja unavailable now: the payout is reported, and the next run asks again
             logger.warning("Transaction Status could not be asked", extra={"payout_id": record.transaction_id})
             return False

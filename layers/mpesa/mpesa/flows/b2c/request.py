@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any, get_args
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from mpesa import rules
-from mpesa.daraja.models import B2CCommand
+from mpesa.daraja.wire import B2CCommand
 from mpesa.errors import InputError
 from mpesa.markets import Country, TransactionKind, check_amount, market_for, normalise_msisdn
 from mpesa.money import parse_amount
+from mpesa.providers.registry import check_served
 
 if TYPE_CHECKING:
     from mpesa.settings import MpesaSettings
 
-DARAJA_COUNTRIES = frozenset({Country.KE})
 COMMANDS: tuple[str, ...] = get_args(B2CCommand)
 
 
@@ -81,12 +81,7 @@ def validate_request(
         raise InputError("command_id", f"must be one of {', '.join(COMMANDS)}")
     text = rules.remarks(remarks)
     note = rules.occasion(occasion)
-    if market.country not in DARAJA_COUNTRIES:
-        raise InputError(
-            "country",
-            f"M-Pesa {market.name} is run by {market.operator} through its own OpenAPI, not Safaricom's "
-            "Daraja; this deployment pays out in Kenya only",
-        )
+    check_served(market, settings)
     return PayoutRequest(market.country.value, msisdn, whole, command, text, note)
 
 

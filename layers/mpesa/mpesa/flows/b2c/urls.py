@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mpesa.edge.signed_urls import signed_callback_url
@@ -30,3 +31,25 @@ PURPOSES = (
 
 def url(settings: MpesaSettings, purpose: str, record_id: str) -> str:
     return signed_callback_url(settings, purpose, record_id)
+
+
+@dataclass(frozen=True)
+class PayoutUrls:
+    """A payout's signed webhook URLs, made when a provider that answers by webhook asks for them
+    (mpesa.providers.base.PayoutReplies): a provider that answers at once never needs the settings."""
+
+    settings: MpesaSettings
+    payout_id: str
+    status_purpose: str = STATUS_RESULT  # whose Transaction Status: the timeout flow's or the reconciliation's
+
+    def result_url(self) -> str:
+        return url(self.settings, RESULT, self.payout_id)
+
+    def queue_timeout_url(self) -> str:
+        return url(self.settings, QUEUE_TIMEOUT, self.payout_id)
+
+    def status_result_url(self) -> str:
+        return url(self.settings, self.status_purpose, self.payout_id)
+
+    def status_timeout_url(self) -> str:
+        return url(self.settings, STATUS_TIMEOUT, self.payout_id)

@@ -8,9 +8,6 @@ the previous page, valid only with the same `from` and `to`).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,12 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from mpesa.clock import iso
 from mpesa.errors import InputError
 from mpesa.flows.c2b.expected import parse_instant
+from mpesa.records import listing
 
 DEFAULT_SPAN = timedelta(days=7)
 MAX_SPAN = timedelta(days=31)
-DEFAULT_LIMIT, MAX_LIMIT = 50, 100
-PARAMETERS = frozenset({"from", "to", "limit", "next"})
-CURSOR_MAX = 2048
+PARAMETERS = ("from", "to", "limit", "next")
 
 
 @dataclass(frozen=True)
@@ -35,21 +31,14 @@ class ListQuery:
 
 
 def parse_query(params: Mapping[str, str], now: datetime) -> ListQuery:
-    unknown = sorted(set(params) - PARAMETERS)
-    if unknown:
-        raise InputError(unknown[0], "is not a parameter of this route (from, to, limit, next)")
+    listing.refuse_unknown(params, PARAMETERS)
     end = _bound(params["to"], "to", end=True) if params.get("to") else now
     start = _bound(params["from"], "from", end=False) if params.get("from") else end - DEFAULT_SPAN
     if start >= end:
         raise InputError("from", "must be before to")
     if end - start > MAX_SPAN:
         raise InputError("from", f"must be at most {MAX_SPAN.days} days before to")
-    limit = DEFAULT_LIMIT
-    if params.get("limit") is not None:
-        text = params["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-            raise InputError("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-        limit = int(text)
+    limit = listing.parse_limit(params)
     position = decode_cursor(params["next"], start, end) if params.get("next") else None
     return ListQuery(start, end, limit, position)
 
@@ -66,21 +55,9 @@ def _bound(text: str, field: str, *, end: bool) -> datetime:
 
 
 def encode_cursor(position: Mapping[str, str], query: ListQuery) -> str:
-    payload = {"q": [iso(query.start), iso(query.end)], "p": dict(position)}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return listing.encode_cursor(position, [iso(query.start), iso(query.end)])
 
 
 def decode_cursor(text: str, start: datetime, end: datetime) -> Mapping[str, str]:
     invalid = InputError("next", "is not a cursor this route gave for these from and to")
-    if len(text) > CURSOR_MAX:
-        raise invalid
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise invalid from None
-    if not isinstance(payload, dict) or payload.get("q") != [iso(start), iso(end)]:
-        raise invalid
-    position = payload.get("p")
-    if not isinstance(position, dict) or not all(isinstance(v, str) for v in position.values()):
-        raise invalid
-    return position
+    return listing.decode_cursor(text, [iso(start), iso(end)], invalid)

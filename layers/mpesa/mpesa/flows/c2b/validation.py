@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mpesa.clock import iso, now_utc
 from mpesa.daraja.callbacks import C2BPayload, C2BRejectCode, c2b_validation_accept, c2b_validation_reject
@@ -30,8 +30,10 @@ from mpesa.flows.c2b.config import C2BConfig, OnError, ValidationMode
 from mpesa.flows.c2b.model import ExpectedPayment, ValidationRecord, normalise_reference
 from mpesa.flows.c2b.ports import C2BDeps
 from mpesa.markets import Country, TransactionKind, check_amount, market_for, normalise_msisdn
-from mpesa.settings import MpesaSettings
 from mpesa.telemetry import logger
+
+if TYPE_CHECKING:
+    from mpesa.settings import MpesaSettings
 
 PAY_BILL_TYPES = frozenset({"pay bill", "paybill", "customerpaybillonline"})
 BUY_GOODS_TYPES = frozenset({"buy goods", "buygoods", "customerbuygoodsonline"})

@@ -17,8 +17,8 @@ import json
 from mpesa.daraja.callbacks import StkCallback, parse_stk_callback
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, TooManyCallbacksError
 from mpesa.flows.stk.events import StkEvents
-from mpesa.flows.stk.outcomes import status_for
 from mpesa.flows.stk.ports import StkDeps
+from mpesa.providers.base import status_for
 from mpesa.records.model import Flag, Kind, Record, RecordNotFoundError, Ref, SettledBy, Settlement, SettleResult
 from mpesa.records.store import InboxReason
 from mpesa.telemetry import count, logger
@@ -79,6 +79,9 @@ class StkCallbacks:
         if status is None:
             self._keep(cid, body, source_ip, InboxReason.DOES_NOT_SETTLE)
             return None
+        if _repeats(record, status, callback):
+            logger.info("the same callback again; nothing to change")  # no write: a duplicate costs a read
+            return SettleResult(record, changed=False)
         settled = deps.store.settle(
             record.transaction_id,
             Settlement(
@@ -99,12 +102,15 @@ class StkCallbacks:
         return settled
 
     def hold_unconfirmed(self, callback: StkCallback, *, raw_body: str, source_ip: str) -> None:
-        """An unauthenticated callback: kept, never applied. Its record's next query decides; if the
-        record is final already, the callback is compared with it now."""
+        """An unauthenticated callback: kept, never applied. Its record's settlement compares it with the
+        outcome. If the record is final already it is compared now when its receipt names the record
+        (records are not indexed by CheckoutRequestID: docs/cost.md); otherwise the daily reconciliation
+        compares it (mpesa.flows.stk.reconcile)."""
         cid = callback.checkout_request_id
         self._keep(cid, raw_body, source_ip, InboxReason.UNCONFIRMED)
-        record = self._deps.store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, cid)
-        if record is not None and record.status.is_final:
+        holder = self._deps.store.receipt_holder(callback.receipt) if callback.receipt else None
+        record = self._deps.store.get(holder) if holder is not None else None
+        if record is not None and record.kind is Kind.STK and record.status.is_final:
             self.review_unconfirmed(record)
 
     def review_unconfirmed(self, record: Record) -> None:
@@ -152,6 +158,16 @@ class StkCallbacks:
     def _keep(self, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> None:
         stored = self._deps.inbox.keep(Kind.STK, ref, body, source_ip, reason, detail)
         logger.warning("callback kept in the inbox", extra={"reason": reason.value, "first_time": stored})
+
+
+def _repeats(record: Record, status: object, callback: StkCallback) -> bool:
+    """The record says exactly what the callback says already (a duplicate delivery)."""
+    return (
+        record.status.is_final
+        and record.status is status
+        and record.result_code == str(callback.result_code)
+        and record.receipt == callback.receipt
+    )
 
 
 def disagreement(record: Record, callback: StkCallback) -> str | None:

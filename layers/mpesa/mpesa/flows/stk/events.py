@@ -49,6 +49,10 @@ def payment_view(record: Record) -> dict[str, Any]:
             "flags": list(record.flags),
         }
     )
+    # Vodacom's OpenAPI (Tanzania): our ThirdPartyConversationID and its ConversationID (absent in Kenya).
+    for ref in (Ref.THIRD_PARTY_CONVERSATION_ID, Ref.CONVERSATION_ID):
+        if record.ref(ref) is not None:
+            view[ref.value] = record.ref(ref)
     return view
 
 

@@ -8,6 +8,7 @@ from mpesa.flows.stk.callbacks import StkCallbacks
 from mpesa.flows.stk.initiate import StkInitiation
 from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep
 from mpesa.flows.stk.ports import StkDeps
+from mpesa.flows.stk.prompt import PromptStep, PromptTask
 from mpesa.flows.stk.request import StkPaymentRequest
 from mpesa.flows.stk.resolve import StkResolution
 from mpesa.records.model import Record, SettleResult
@@ -20,9 +21,14 @@ class StkPayments:
         self.callbacks = StkCallbacks(deps)
         self.initiation = StkInitiation(deps)
         self.resolution = StkResolution(deps, self.callbacks)
+        self.prompts = PromptTask(deps)
 
     def initiate(self, request: StkPaymentRequest, *, request_key: str, deadline: Deadline | None = None) -> Initiation:
         return self.initiation.initiate(request, request_key=request_key, deadline=deadline)
+
+    def run_prompt(self, transaction_id: str, *, deadline: Deadline | None = None) -> PromptStep:
+        """The prompt flow's task: send a prompt that waits for the customer, at most once per record."""
+        return self.prompts.run(transaction_id, deadline=deadline)
 
     def receive_callback(
         self, body: bytes, *, source_ip: str, source_allowed: bool, transaction_id: str | None

@@ -6,24 +6,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from mpesa.codes import classify
 from mpesa.edge.answers import refusal_answer
-from mpesa.records.model import Record, Status
+from mpesa.records.model import Record, Ref, Status
 
 if TYPE_CHECKING:
-    from mpesa.daraja.models import StkQueryResponse
-
-
-def status_for(result_code: str | None) -> Status | None:
-    """The final state a result code means (mpesa.codes decides whether it is final), or None when it
-    does not settle the payment."""
-    info = classify(result_code)
-    if not info.final:
-        return None
-    return _STATUS_BY_CODE.get(info.code, Status.FAILED)
-
-
-_STATUS_BY_CODE = {"0": Status.SUCCESS, "1032": Status.CANCELLED, "1037": Status.TIMEOUT}
+    from mpesa.providers.base import QueryAnswer
 
 
 class Upstream(StrEnum):
@@ -33,6 +20,7 @@ class Upstream(StrEnum):
     REJECTED = "rejected"  # Daraja refused it; nothing happens on the phone
     NOT_SENT = "not_sent"  # it surely never reached Daraja; safe to try again
     UNKNOWN = "unknown"  # it may have reached Daraja; never re-sent, resolved by callback or reconciliation
+    QUEUED = "queued"  # the prompt flow sends it (a provider whose prompt waits for the customer)
 
 
 @dataclass(frozen=True)
@@ -46,7 +34,7 @@ class Initiation:
 @dataclass(frozen=True)
 class QueryResult:
     record: Record
-    answer: StkQueryResponse | None  # None when no query could be made (no CheckoutRequestID, final)
+    answer: QueryAnswer | None  # None when no query could be made (no ID to ask by, final) or none was applied
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,10 @@ def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any], dict[str
         "checkout_request_id": record.checkout_request_id,
         "status": record.status.value,
     }
-    if result.upstream is Upstream.ACCEPTED:
+    caller_id = record.ref(Ref.THIRD_PARTY_CONVERSATION_ID)
+    if caller_id is not None:
+        body["third_party_conversation_id"] = caller_id
+    if result.upstream in (Upstream.ACCEPTED, Upstream.QUEUED):
         return 202, body, {}
     if result.upstream is Upstream.UNKNOWN:
         body["detail"] = (

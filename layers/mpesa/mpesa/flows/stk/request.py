@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from mpesa import rules
-from mpesa.errors import InputError
 from mpesa.markets import Country, TransactionKind, check_amount, market_for, normalise_msisdn
 from mpesa.money import parse_amount
+from mpesa.providers.registry import check_served
 
 if TYPE_CHECKING:
     from mpesa.settings import MpesaSettings
 
-DARAJA_COUNTRIES = frozenset({Country.KE})
 DESCRIPTION_INPUT_MAX = 100  # a sanity bound: only the first rules.TRANSACTION_DESC_MAX characters are sent
 
 
@@ -78,13 +77,8 @@ def validate_request(
     check_amount(whole, market, TransactionKind.STK_PUSH, settings.limit_overrides())
     reference = rules.account_reference(account_reference)
     description = rules.transaction_desc(transaction_desc)
-    if market.country not in DARAJA_COUNTRIES:
-        # Validated first, so the caller learns everything wrong with the request in the market's terms.
-        raise InputError(
-            "country",
-            f"M-Pesa {market.name} is run by {market.operator} through its own OpenAPI, not Safaricom's "
-            "Daraja; this deployment connects to Daraja (Kenya) only",
-        )
+    # Validated first, so the caller learns everything wrong with the request in the market's terms.
+    check_served(market, settings)
     return StkPaymentRequest(market.country.value, msisdn, whole, reference, description)
 
 
