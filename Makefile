@@ -79,7 +79,7 @@ run: $(VENV)/.stamp
 # The fault soak (benchmarks/soak.py): starts its own local stack on free ports, drives the records under
 # faults, checks them against the simulator's truth; exits non-zero on any violation. `make test` runs
 # the short version (tests/soak/test_short_soak.py).
-# SOAK_ARGS=--serialised-dynamodb runs it on a local AWS whose DynamoDB is serialised (benchmarks/serialised_stack.py).
+# SOAK_ARGS passes more options (python -m benchmarks.soak --help).
 SOAK_RECORDS ?= 1000
 SOAK_SEED ?= 16
 SOAK_ARGS ?=

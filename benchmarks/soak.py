@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import math
 import os
@@ -48,7 +47,6 @@ from benchmarks.soak_checks import (
     FINAL,
     ID_FIELDS,
     KINDS,
-    LOCAL_STACK,
     NOT_SENT,
     PUSH,
     QUERY,
@@ -990,17 +988,13 @@ def print_report(
     for name, count in sorted(verdict.classes.items()):
         out(f"  {count:>6}  {name}")
     by_invariant = Counter(v.invariant for v in verdict.violations)
-    suspects = Counter(LOCAL_STACK if v.suspect.startswith(LOCAL_STACK) else v.suspect for v in verdict.violations)
-    out(
-        f"Violations: {len(verdict.violations)} "
-        f"({', '.join(f'{k}: {v}' for k, v in sorted(suspects.items())) or 'none'})"
-    )
+    out(f"Violations: {len(verdict.violations)}")
     for invariant, count in sorted(by_invariant.items()):
         out(f"  {count:>6}  {invariant}")
     by_name = {s.plan.name: s for s in observed}
     for violation in verdict.violations:
         out("")
-        out(f"VIOLATION [{violation.invariant}] {violation.record}: {violation.detail} (suspect: {violation.suspect})")
+        out(f"VIOLATION [{violation.invariant}] {violation.record}: {violation.detail}")
         culprit = by_name.get(violation.record)
         if culprit is not None:
             for line in sequence(culprit, truth, events, timeline):
@@ -1032,12 +1026,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--report", type=Path, help="write the verdict as JSON here, and what was observed beside it (.run.json)"
     )
     parser.add_argument("--recheck", type=Path, help="check a run saved beside a report (.run.json) again")
-    parser.add_argument(
-        "--serialised-dynamodb",
-        action="store_true",
-        help="start the stack with its DynamoDB operations serialised (benchmarks/serialised_stack.py), as "
-        "DynamoDB serialises writes: the product's behaviour without moto's races",
-    )
     args = parser.parse_args(argv)
     if args.short:
         args.records = min(args.records, 60)
@@ -1057,8 +1045,7 @@ def stack(args: argparse.Namespace, log: Callable[[str], None]) -> Iterator[Endp
         return
     with tempfile.TemporaryDirectory(prefix="soak-") as work:
         events_log = Path(work) / "events.log"
-        module = "benchmarks.serialised_stack" if args.serialised_dynamodb else "local"
-        process = StackProcess({**STACK_ENV, "LOCAL_EVENTS_LOG": str(events_log)}, Path(work) / "stack.log", module)
+        process = StackProcess({**STACK_ENV, "LOCAL_EVENTS_LOG": str(events_log)}, Path(work) / "stack.log")
         log("starting the local stack...")
         process.start()
         try:
@@ -1141,9 +1128,6 @@ def drive(args: argparse.Namespace, log: Callable[[str], None], clock: Clock) ->
         events = read_events(ends.events_log)
         stack_log = ends.stack_log_text()
     figures = {
-        "local AWS": "DynamoDB serialised (--serialised-dynamodb)"
-        if args.serialised_dynamodb
-        else "as `make run` starts it",
         "seed / rounds / concurrency": f"{args.seed} / {len(plan.rounds)} / {args.concurrency}",
         "wall time (s): total / driving": f"{clock.now():.0f} / {driven_s:.0f}",
         "records per second (driving)": round(total / driven_s, 1) if driven_s else 0,
@@ -1164,8 +1148,7 @@ def judge(run: Run, out: Callable[[str], None]) -> Verdict:
             verdict.violate(
                 "no undocumented 5xx", "-", f"{answer.what} answered {answer.status}: {str(answer.body)[:160]}"
             )
-    serialised = "serialised" in str(run.figures.get("local AWS"))
-    found = classify(verdict, run.truth, run.stack_log, run.events, serialised=serialised)
+    found = crashes(run.stack_log) if run.stack_log is not None else Counter()
     figures = {
         **run.figures,
         "handler crashes in the stack log": dict(found) if run.stack_log is not None else "n/a (no stack log)",
@@ -1206,13 +1189,6 @@ def rss_figure(samples: Sequence[float]) -> str:
     return f"{samples[0]} / {max(samples)} / {samples[-1]}" if samples else "n/a (no stack process found)"
 
 
-MOTO_TRANSACT_500 = "(500) when calling the TransactWriteItems operation"
-MOTO_READ_TIMEOUT = "Read timeout on endpoint URL"
-MOTO_DICT_CHANGED = "RuntimeError: dictionary changed size during iteration"  # moto's table copy, in-process
-# Powertools' resolver keeps the request in `app.context`, cleared when a request ends: one handler module
-# serving two requests at once in one process (never so on Lambda) loses the other's route.
-SHARED_RESOLVER = "KeyError: '_route'"
-LOCAL_CAUSES = ("moto", "shared between threads")
 CRASH_MARKS = ("failed; the client gets 502:", "unhandled error (returned to the caller")
 
 
@@ -1228,102 +1204,11 @@ def crashes(stack_log: str) -> Counter[str]:
             if following.startswith(("api    ", "[", "sched  ", "event  ")):
                 break
             block.append(following)
-        text = "\n".join(block)
         where = "answered 502" if CRASH_MARKS[0] in line else "task error"
-        if SHARED_RESOLVER in text:
-            cause = "the resolver's context shared between threads"
-        elif MOTO_TRANSACT_500 in text or MOTO_DICT_CHANGED in text:
-            cause = "moto 500 on TransactWriteItems"
-        elif MOTO_READ_TIMEOUT in text:
-            cause = "moto did not answer in time"
-        else:
-            finals = [b.strip() for b in block if re.match(r"^[\w.]+(Error|Exception)\b", b.strip())]
-            cause = (finals[-1] if finals else "unknown").split(":")[0].rsplit(".", 1)[-1]
+        finals = [b.strip() for b in block if re.match(r"^[\w.]+(Error|Exception)\b", b.strip())]
+        cause = (finals[-1] if finals else "unknown").split(":")[0].rsplit(".", 1)[-1]
         found[f"{where}: {cause}"] += 1
     return found
-
-
-CONCURRENT_S = 2.0  # callbacks about one record this close together were applied concurrently
-OUTBOX_RESEND_S = 110.0  # a second delivery this long after the first is the sweep's re-send (OUTBOX_GRACE)
-
-
-def classify(
-    verdict: Verdict,
-    truth: Truth,
-    stack_log: str | None,
-    events: Sequence[Mapping[str, Any]] = (),
-    *,
-    serialised: bool = False,
-) -> Counter[str]:
-    """Mark the violations whose cause is a known gap of the local stack (benchmarks/serialised_stack.py:
-    moto's unlocked conditional writes, and its TransactWriteItems, which copies the whole table, fails when
-    another thread writes meanwhile and puts the copy back when cancelled), with the evidence; the rest stay
-    the product's. A run with --serialised-dynamodb has none of these."""
-    found = crashes(stack_log) if stack_log is not None else Counter()
-    answered_502 = {cause: n for cause, n in found.items() if cause.startswith("answered 502")}
-    all_local = bool(answered_502) and all(any(c in cause for c in LOCAL_CAUSES) for cause in answered_502)
-    moto_copies = sum(n for cause, n in found.items() if "moto 500" in cause)
-    for violation in verdict.violations:
-        why = None
-        if violation.invariant == "no undocumented 5xx" and "502" in violation.detail and all_local:
-            causes = ", ".join(f"{n} {cause.removeprefix('answered 502: ')}" for cause, n in answered_502.items())
-            why = f"every handler crash in the stack log is the local stack's ({causes})"
-        elif (
-            violation.invariant == "exactly one final event per record"
-            and "delivered" in violation.detail
-            and not serialised  # with DynamoDB serialised, concurrent writers cannot both win
-        ):
-            why = _duplicate_event_cause(violation.detail.split()[1], truth, events, moto_copies)
-        elif violation.invariant == "money counted once" and "from the statement" in violation.detail and moto_copies:
-            why = (
-                "the C2B record was made from the statement because the STK record's receipt claim (written with it "
-                f"in one transaction) vanished: moto put back a table copy taken mid-write ({moto_copies} copies "
-                "failed in the log)"
-            )
-        elif "which no soak customer paid" in violation.detail and moto_copies:
-            receipt = violation.detail.split()[2].rstrip(",")
-            if any(
-                r.get("receipt") == receipt and r.get("kind") == "stk"
-                for c in truth.customers.values()
-                for r in c.get("receipts", [])
-            ):
-                why = (
-                    f"an STK receipt, so its claim vanished although the STK record holds it (written in one "
-                    f"transaction): moto put back a table copy taken mid-write ({moto_copies} copies failed in the log)"
-                )
-        if why is not None:
-            violation.suspect = f"{LOCAL_STACK}: {why}"
-    return found
-
-
-def _duplicate_event_cause(
-    event_id: str, truth: Truth, events: Sequence[Mapping[str, Any]], moto_copies: int
-) -> str | None:
-    record_id = event_id.split(":")[0]
-    sent = sorted(
-        _epoch(str(e["detail"]["occurred_at"])) for e in events if (e.get("detail") or {}).get("event_id") == event_id
-    )
-    # Callbacks that reached the stack (a POST the simulator gave up on after its read timeout did too).
-    reached = [
-        c
-        for c in truth.callbacks
-        if not str(c.get("error") or "").startswith("dropped")
-        and (record_id in str(c.get("url")) or record_id in json.dumps(c.get("payload")))
-    ]
-    times = sorted(_epoch(str(c["time"])) for c in reached)
-    copies = Counter(json.dumps(c.get("payload"), sort_keys=True) for c in reached)
-    together = any(b - a <= CONCURRENT_S for a, b in itertools.pairwise(times)) or max(copies.values(), default=0) > 1
-    if together and len(sent) > 1 and sent[-1] - sent[0] < OUTBOX_RESEND_S:
-        return (
-            f"{len(reached)} callbacks about the record reached the stack together and moto lets every concurrent "
-            "conditional write win (the integration tests prove one wins on serialised DynamoDB)"
-        )
-    if len(sent) > 1 and sent[-1] - sent[0] >= OUTBOX_RESEND_S and moto_copies:
-        return (
-            "the sweep re-sent it: the record's 'published' mark was lost, as writes are when moto puts back a "
-            f"table copy ({moto_copies} TransactWriteItems copies failed in the log)"
-        )
-    return None
 
 
 if __name__ == "__main__":

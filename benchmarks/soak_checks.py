@@ -57,10 +57,6 @@ FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMEOUT"})
 # with the same key, so the record is not announced (it may yet be replaced by the retry).
 NOT_SENT = "NOT_SENT"
 
-# Signatures of the local stack's known gaps (docs/local-stack.md): a violation that matches one is
-# reported as the local stack's, with the evidence, and is re-checked once local/ is reworked.
-LOCAL_STACK = "local stack"
-PRODUCT = "product"
 
 
 @dataclass
@@ -108,7 +104,6 @@ class Violation:
     invariant: str
     record: str  # the plan's name, or "-" for a stack-wide one
     detail: str
-    suspect: str = PRODUCT
 
 
 @dataclass
@@ -117,8 +112,8 @@ class Verdict:
     classes: Counter[str] = field(default_factory=Counter)  # how each record ended, against its truth
     figures: dict[str, Any] = field(default_factory=dict)
 
-    def violate(self, invariant: str, record: str, detail: str, suspect: str = PRODUCT) -> None:
-        self.violations.append(Violation(invariant, record, detail, suspect))
+    def violate(self, invariant: str, record: str, detail: str) -> None:
+        self.violations.append(Violation(invariant, record, detail))
 
 
 @dataclass

@@ -19,9 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 def test_the_short_soak_finds_no_violation(tmp_path: Path) -> None:
     report = tmp_path / "soak.json"
     run = subprocess.run(
-        # moto's DynamoDB is not atomic under concurrency (benchmarks/serialised_stack.py): serialised here, as
-        # DynamoDB is, so that this test fails on the product's behaviour only. `make soak` runs without it.
-        [sys.executable, "-m", "benchmarks.soak", "--short", "--serialised-dynamodb", "--report", str(report)],
+        [sys.executable, "-m", "benchmarks.soak", "--short", "--report", str(report)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
