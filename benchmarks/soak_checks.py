@@ -58,7 +58,6 @@ FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED", "TIMEOUT"})
 NOT_SENT = "NOT_SENT"
 
 
-
 @dataclass
 class Answer:
     """One API call the soak made for a record."""
