@@ -14,11 +14,12 @@ SAM := $(SAMVENV)/bin/sam
 SAM_ENV := PATH="$(dir $(PY312)):$$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help run test lint typecheck validate build iac pytest setup clean check-python register-c2b
+.PHONY: help run test lint typecheck validate build iac pytest setup clean check-python register-c2b soak
 
 help:
 	@echo "make run   start the local stack (moto + Daraja simulator + HTTP API) on 127.0.0.1"
 	@echo "make test  install everything and run every check (ruff, mypy, sam validate/cfn-lint, sam build, IaC scan, pytest)"
+	@echo "make soak  the fault soak: $(SOAK_RECORDS) STK payments, payouts and C2B receipts under Daraja's faults (SOAK_RECORDS, SOAK_SEED)"
 	@echo "make iac   the IaC scan alone: checkov on the SAM-transformed template (docs/decisions.md, 'IaC scan')"
 	@echo "make register-c2b CONFIG_ENV=sandbox [SHORT_CODE=600997]  register a deployed stack's C2B URLs"
 
@@ -74,6 +75,16 @@ test: setup lint typecheck validate build iac pytest
 
 run: $(VENV)/.stamp
 	@$(PY) -m local
+
+# The fault soak (benchmarks/soak.py): starts its own local stack on free ports, drives the records under
+# faults, checks them against the simulator's truth; exits non-zero on any violation. `make test` runs
+# the short version (tests/soak/test_short_soak.py).
+# SOAK_ARGS passes more options (python -m benchmarks.soak --help).
+SOAK_RECORDS ?= 1000
+SOAK_SEED ?= 16
+SOAK_ARGS ?=
+soak: $(VENV)/.stamp
+	$(PY) -m benchmarks.soak --records $(SOAK_RECORDS) --seed $(SOAK_SEED) --report .local/soak.json $(SOAK_ARGS)
 
 # Register a deployed stack's C2B URLs with Daraja (reads the stack outputs; IAM-signed call to the
 # stack's POST /v1/c2b/register). CONFIG_ENV picks the samconfig.toml environment; SHORT_CODE is optional.

@@ -6,7 +6,7 @@ import logging
 import socket
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
@@ -70,6 +70,13 @@ def status_fault_response(fault: Fault) -> Response:
     )
     code, message = STATUS_FAULT_CODES.get(spec.status, default)
     return json_response(DarajaError(spec.status, code, message).body(), spec.status)
+
+
+def fault_view(fault: Fault | None) -> dict[str, Any] | None:
+    """The fault a request consumed, as the request log shows it (its body replacement left out)."""
+    if fault is None:
+        return None
+    return {"id": fault.id, **fault.spec.model_dump(exclude={"path", "count", "body"})}
 
 
 def malformed_body(fault: Fault, response: Response | None) -> str:
@@ -154,6 +161,7 @@ def create_app(sim: Simulator) -> Flask:
             clock.iso(clock.now_eat()),
             None if dropped else response.status_code,
             parsed_body(request),
+            fault_view(fault),
         )
         if fault is None:
             return response

@@ -22,8 +22,11 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
 
-    def record(self, method: str, path: str, time: str, status: int | None, body: Any) -> None:
-        entry = {"method": method, "path": path, "time": time, "status": status, "body": mask(body)}
+    def record(
+        self, method: str, path: str, time: str, status: int | None, body: Any, fault: dict[str, Any] | None = None
+    ) -> None:
+        # `fault`: the injected fault this request consumed, so a soak can tell which record saw which fault.
+        entry = {"method": method, "path": path, "time": time, "status": status, "body": mask(body), "fault": fault}
         with self._lock:
             self._entries.append(entry)
 

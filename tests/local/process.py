@@ -60,7 +60,8 @@ def http(
 
 
 class StackProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, module: str = "local") -> None:
+        self.module = module  # what `python -m` runs: the local stack, or a wrapper of it
         self.ports: dict[str, int] = {}
         self.env = {
             key: value
@@ -101,7 +102,7 @@ class StackProcess:
     def start(self, *, retry_busy_port: bool = True) -> StackProcess:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "local"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", self.module], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -109,3 +109,21 @@ def test_bad_fault_spec_is_400(daraja: Daraja) -> None:
     response = daraja.control("POST", "/faults", {"kind": "explode"})
     assert response.status_code == 400
     assert "kind" in response.json()["error"]
+
+
+def test_the_request_log_names_the_fault_each_request_consumed(daraja: Daraja) -> None:
+    daraja.token()
+    created = daraja.control("POST", "/faults", {"path": PUSH, "kind": "status", "status": 429}).json()
+    assert daraja.post(PUSH, daraja.stk_body(PENDING)).status_code == 429
+    assert daraja.post(PUSH, daraja.stk_body(PENDING)).status_code == 200
+    first, second = daraja.control("GET", f"/requests?path={PUSH}").json()
+    assert first["fault"] == {
+        "id": created["id"],
+        "kind": "status",
+        "status": 429,
+        "delay_s": 5.0,
+        "after_processing": False,
+        "late_result": False,
+        "id_field": "originator_conversation_id",
+    }
+    assert second["fault"] is None

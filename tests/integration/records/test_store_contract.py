@@ -232,6 +232,30 @@ def test_unknown_is_not_final_and_comes_due_again(store):
     assert store.settle("t1", success()).changed
 
 
+def test_marking_unknown_answers_with_what_it_wrote_when_a_settlement_lands_right_after_it():
+    """The writer that moved a record to UNKNOWN announces UNKNOWN. A settlement that lands between its
+    write and a read-back must not be announced by it as well: the fault soak saw a payout's Transaction
+    Status Result settle it just after the timeout flow marked it UNKNOWN, and two payout.succeeded."""
+    with mock_aws():
+        create_tables()
+        store = DynamoRecordStore("TransactionsTable")
+        settler = DynamoRecordStore("TransactionsTable")  # another Lambda, settling the same record
+        store.create_pending(new())
+        table_update = store._table.update_item
+
+        def update_then_settle(**update):
+            answer = table_update(**update)
+            if ":unknown" in update["ExpressionAttributeValues"]:
+                assert settler.settle("t1", success()).changed
+            return answer
+
+        store._table.update_item = update_then_settle
+        result = store.mark_unknown(Kind.STK, "t1", "no answer", now_utc() + timedelta(minutes=15))
+        assert result.changed
+        assert result.record.status is Status.UNKNOWN
+        assert store.get("t1").status is Status.SUCCESS
+
+
 def test_due_records_come_oldest_first_within_the_limit(store):
     base = now_utc()
     for n, minutes in enumerate((30, 10, 20)):

@@ -447,24 +447,32 @@ class DynamoRecordStore:
         return SettleResult(self.get(transaction_id), changed=True)
 
     def mark_unknown(self, kind: Kind, transaction_id: str, reason: str, recheck_at: datetime) -> SettleResult:
-        changed = self._conditional(
-            Key=record_key(transaction_id),
-            UpdateExpression="SET #status = :unknown, result_desc = :why, updated_at = :u, "
-            "event_published = :f, pending_bucket = :bucket, next_check_at = :next",
-            ConditionExpression="attribute_exists(pk) AND #status = :pending",
-            ExpressionAttributeNames=_STATUS,
-            ExpressionAttributeValues={
-                ":unknown": Status.UNKNOWN.value,
-                ":pending": Status.PENDING.value,
-                ":why": reason,
-                ":u": iso(now_utc()),
-                ":f": False,
-                ":bucket": kind.value,
-                # Reconciliation looks at UNKNOWN records again later, through the same index.
-                ":next": iso(recheck_at),
-            },
-        )
-        return SettleResult(self.get(transaction_id), changed=changed)
+        try:
+            item = self._table.update_item(
+                Key=record_key(transaction_id),
+                UpdateExpression="SET #status = :unknown, result_desc = :why, updated_at = :u, "
+                "event_published = :f, pending_bucket = :bucket, next_check_at = :next",
+                ConditionExpression="attribute_exists(pk) AND #status = :pending",
+                ExpressionAttributeNames=_STATUS,
+                ExpressionAttributeValues={
+                    ":unknown": Status.UNKNOWN.value,
+                    ":pending": Status.PENDING.value,
+                    ":why": reason,
+                    ":u": iso(now_utc()),
+                    ":f": False,
+                    ":bucket": kind.value,
+                    # Reconciliation looks at UNKNOWN records again later, through the same index.
+                    ":next": iso(recheck_at),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if not conditional_failed(exc):
+                raise
+            return SettleResult(self.get(transaction_id), changed=False)
+        # The record as this write left it: UNKNOWN is not final, so a settlement may land right after it,
+        # and a read-back would make this writer announce that settlement too (the settler announces it).
+        return SettleResult(record_from_item(item), changed=True)
 
     def claim_send(self, transaction_id: str) -> bool:
         return self._conditional(
