@@ -9,6 +9,7 @@ patching code.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -53,6 +54,14 @@ class Stack:
     @property
     def events_log(self) -> Path:
         return Path(self.process.env["LOCAL_EVENTS_LOG"])
+
+    def events_for(self, transaction_id: str) -> list[dict[str, Any]]:
+        """The events the stack published about one record, oldest first."""
+        if not self.events_log.exists():
+            return []
+        with self.events_log.open(encoding="utf-8") as handle:
+            events = [json.loads(line) for line in handle if line.strip()]
+        return [event for event in events if event.get("detail", {}).get("transaction_id") == transaction_id]
 
     def push(self, phone: str, *, key: str | None = None, amount: Any = "10", **extra: Any) -> tuple[int, Any]:
         body = {

@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import FINAL, Stack, unique_msisdn
+from tests.e2e.conftest import FINAL, unique_msisdn
 from tests.local.process import http, wait_for
 
 pytestmark = pytest.mark.e2e
 
 SUCCESS_NUMBER = "254708374149"
-
-
-def events_for(stack: Stack, transaction_id: str) -> list[dict[str, Any]]:
-    if not stack.events_log.exists():
-        return []
-    with stack.events_log.open(encoding="utf-8") as handle:
-        events = [json.loads(line) for line in handle if line.strip()]
-    return [event for event in events if event.get("detail", {}).get("transaction_id") == transaction_id]
 
 
 def test_a_payment_succeeds_by_callback_end_to_end(fresh):
@@ -47,7 +38,7 @@ def test_a_payment_succeeds_by_callback_end_to_end(fresh):
     assert [(c["delivered"], c["response_status"]) for c in callbacks] == [(True, 200)]
     assert callbacks[0]["url"].startswith(f"{fresh.api}/v1/hooks/stk/{accepted['transaction_id']}/")
     # One event on the bus, written to the events log.
-    (event,) = wait_for(lambda: events_for(fresh, accepted["transaction_id"]), 15, message="the event")
+    (event,) = wait_for(lambda: fresh.events_for(accepted["transaction_id"]), 15, message="the event")
     assert event["detail-type"] == "payment.succeeded"
     assert event["detail"]["receipt"] == payment["receipt"]
 
@@ -94,7 +85,7 @@ def test_dropped_callbacks_and_no_answer_end_unknown_after_the_timeout_flow(fres
     queries = fresh.simulator_get("/simulator/requests?path=/mpesa/stkpushquery/v1/query")
     assert len(queries) >= 1
     assert fresh.simulator_get("/simulator/callbacks?kind=stk") == []
-    (event,) = wait_for(lambda: events_for(fresh, accepted["transaction_id"]), 15, message="the event")
+    (event,) = wait_for(lambda: fresh.events_for(accepted["transaction_id"]), 15, message="the event")
     assert event["detail-type"] == "payment.outcome_unknown"
 
 

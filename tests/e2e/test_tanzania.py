@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import FINAL, Stack
-from tests.e2e.test_payments import events_for
 from tests.local.process import http, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +52,7 @@ def test_a_tanzanian_payment_succeeds_end_to_end(fresh):
     (paid,) = fresh.simulator_get(f"/simulator/openapi/transactions?third_party_conversation_id={caller_id}")
     assert (paid["status"], paid["transaction_id"]) == ("Completed", payment["receipt"])
     assert processed(fresh, caller_id) == 1
-    (event,) = wait_for(lambda: events_for(fresh, accepted["transaction_id"]), 15, message="the event")
+    (event,) = wait_for(lambda: fresh.events_for(accepted["transaction_id"]), 15, message="the event")
     assert event["detail-type"] == "payment.succeeded"
     assert event["detail"]["third_party_conversation_id"] == caller_id
 

@@ -19,6 +19,7 @@ from mpesa.flows.stk import FlowTiming, StkDeps, StkEvents, StkPaymentRequest, S
 from mpesa.records import Kind
 from mpesa.records.outbox import Outbox
 from mpesa.service import MpesaService
+from tests.local.process import REPO_ROOT as ROOT
 from tests.support.daraja import make_settings
 from tests.support.fakes import (
     FakeB2cGateway,
@@ -32,7 +33,6 @@ from tests.support.fakes import (
     accepted_push,
     async_accepted,
 )
-from tests.unit.test_sample_events import ROOT
 
 SETTINGS = make_settings(MPESA_CALLBACK_SECRET="s" * 40)
 URL_ARGUMENTS = ("callback_url", "result_url", "queue_timeout_url")

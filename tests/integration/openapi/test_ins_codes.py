@@ -1,5 +1,5 @@
 """Every INS code the simulator emits, reached through the client, lands in the shared outcome table
-as the unit table says (tests/unit/openapi/test_ins_codes.py), with the right error class."""
+as the shared table says (tests/support/ins_codes.py), with the right error class."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from mpesa.openapi.errors import (
 )
 from simulator.openapi import codes as simulator_codes
 from simulator.openapi.routes import FAULT_CODES
+from tests.support.ins_codes import EXPECTED
 from tests.support.openapi import build_openapi_client
-from tests.unit.openapi.test_ins_codes import EXPECTED
 
 B2C = "/sandbox/ipg/v2/vodacomTZN/b2cPayment/"
 

@@ -2,45 +2,22 @@
 what the statement can settle is settled; a re-run changes nothing and announces nothing new."""
 
 import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 
-from mpesa.clock import NAIROBI, now_utc
+from mpesa.clock import now_utc
 from mpesa.daraja.callbacks import parse_stk_callback
 from mpesa.flows.stk import validate_request
 from mpesa.flows.stk.reconcile import StkReconciler
 from mpesa.reconciliation.daily import DailyReconciliation, day_window
 from mpesa.reconciliation.findings import DiscrepancyKind, ResolutionKind
-from mpesa.reconciliation.statement import StatementLine
 from mpesa.records import SettledBy, Status
 from mpesa.records.outbox import Outbox
 from tests.support.daraja import make_settings
 from tests.support.fakes import query_answer, stk_flow
+from tests.support.reconciliation import FakeReports, FakeStatement, closed, today
 from tests.support.stk import stk_callback
-
-SHORT_CODE = "174379"
-
-
-@dataclass
-class FakeStatement:
-    lines_by_code: dict[str, list[StatementLine]] = field(default_factory=dict)
-
-    def lines(self, short_code, start, end):
-        return [line for line in self.lines_by_code.get(short_code, []) if start <= line.completed_at <= end]
-
-    def add(self, receipt, amount, *, party="2547 ***** 678", reference="ORDER1", at=None):
-        line = StatementLine(receipt, at or now_utc(), amount, party, reference, "c2b-pay-bill-debit", SHORT_CODE)
-        self.lines_by_code.setdefault(SHORT_CODE, []).append(line)
-
-
-@dataclass
-class FakeReports:
-    keys: set[str] = field(default_factory=set)
-
-    def announced(self, day):
-        return set(self.keys)
 
 
 @pytest.fixture
@@ -67,14 +44,6 @@ def push(flow, phone="254712345678", amount="10", reference="ORDER1", key=None):
 def pay_by_callback(flow, record, receipt):
     payload = stk_callback(record.checkout_request_id, receipt=receipt, phone=int(record.msisdn), amount=record.amount)
     flow.payments.apply_callback(parse_stk_callback(json.dumps(payload)), transaction_id=record.transaction_id)
-
-
-def today():
-    return now_utc().astimezone(NAIROBI).date()
-
-
-def closed():
-    return day_window(today())[1] + timedelta(hours=2)
 
 
 def test_each_discrepancy_kind_is_found_exactly_once(world):

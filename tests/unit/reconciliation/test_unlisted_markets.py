@@ -13,7 +13,7 @@ from mpesa.reconciliation.findings import DiscrepancyKind
 from mpesa.records import Status
 from mpesa.records.outbox import Outbox
 from tests.support.fakes import tanzania_flow
-from tests.unit.reconciliation.test_daily import FakeReports, FakeStatement, closed, today
+from tests.support.reconciliation import FakeReports, FakeStatement, closed, today
 
 
 def test_tanzanian_records_are_never_judged_by_daraja_s_statement():
