@@ -30,7 +30,7 @@ import requests
 from mpesa.clock import SYSTEM_CLOCK, Clock, Deadline
 from mpesa.credential_cache import DEFAULT_LEASE_S, LEASE_SLACK_S, CachedCredential, Issued
 from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, Permit
-from mpesa.daraja.transport import RetryPolicy, call_budget, describe_transport_error, request_not_sent, session_for
+from mpesa.daraja.transport import RetryPolicy, call_budget, exchange_failure, session_for
 from mpesa.openapi.answers import MAX_ANSWER_BYTES, Answer, SessionRejected, check, decode, read_bounded
 from mpesa.openapi.crypto import BearerFactory
 from mpesa.openapi.errors import (
@@ -156,14 +156,7 @@ class OpenApiPipeline:
                 finally:
                     response.close()
             except requests.RequestException as exc:
-                last_not_sent = request_not_sent(exc)
-                # Not sent only if no attempt of this exchange may have reached the OpenAPI, not just the last.
-                sent = budget.reached or not last_not_sent
-                reason = describe_transport_error(exc)
-                if not last_not_sent and deadline.remaining_s() <= 0:
-                    reason = f"deadline reached before the whole answer was read ({reason})"
-                elif last_not_sent and sent:
-                    reason = f"{reason} on a retry, after an attempt that may have reached the OpenAPI"
+                sent, reason = exchange_failure(exc, budget, "the OpenAPI")
                 if op.moves_money and sent:
                     raise OpenApiOutcomeUnknownError(
                         op.api, reason, third_party_conversation_id=third_party_conversation_id or ""
