@@ -57,7 +57,7 @@ from mpesa.records import (
 )
 from mpesa.records.balances import BalanceReport, BalanceRequest
 from mpesa.records.budgets import Reservation, Reserved
-from mpesa.records.dynamodb import record_from_item
+from mpesa.records.items import record_from_item
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import RecordPage
 from mpesa.settings import MpesaSettings

@@ -140,7 +140,7 @@ _U = Disposition.UNKNOWN
 # answered with them may have moved money (INS-10: the ThirdPartyConversationID was used before,
 # so the first request's outcome decides), so a record never settles on them; query by the
 # ThirdPartyConversationID instead. Whether a refusal proves that nothing moved also depends on the
-# HTTP status: `mpesa.openapi.pipeline` decides that, not this table.
+# HTTP status: `mpesa.openapi.answers` decides that, not this table.
 _INS_CODES: dict[str, tuple[str, Disposition] | tuple[str, Disposition, int]] = {
     "INS-0": ("request processed successfully", _F),
     "INS-1": ("internal error: the outcome is unknown, query it", _U),

@@ -352,7 +352,7 @@ def clock(monkeypatch):
         state["now"] += state["step"]
         return state["now"]
 
-    for module in ("mpesa.records.dynamodb", "tests.support.fakes"):
+    for module in ("mpesa.records.dynamodb", "mpesa.records.items", "mpesa.records.settlement", "tests.support.fakes"):
         monkeypatch.setattr(f"{module}.now_utc", now)
     return state
 

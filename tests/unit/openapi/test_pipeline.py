@@ -18,6 +18,7 @@ from mpesa.codes import INS_CODES, Disposition, Outcome
 from mpesa.credential_cache import MemoryCredentialCache
 from mpesa.daraja.breaker import CircuitBreaker, MemoryBreakerStore
 from mpesa.errors import MayHaveMovedError, NotSentError, RefusedError, UnavailableError
+from mpesa.openapi.answers import Answer, SessionRejected
 from mpesa.openapi.client import openapi_breaker
 from mpesa.openapi.errors import (
     OpenApiCircuitOpenError,
@@ -33,17 +34,15 @@ from mpesa.openapi.errors import (
     SessionRefusedError,
     TransactionNotFoundError,
 )
-from mpesa.openapi.pipeline import (
+from mpesa.openapi.operations import (
     B2C_PAYMENT,
     C2B_SINGLE_STAGE,
     QUERY_TRANSACTION_STATUS,
     REVERSAL,
     SESSION,
-    Answer,
-    OpenApiPipeline,
     Operation,
-    _SessionRejected,
 )
+from mpesa.openapi.pipeline import OpenApiPipeline
 from mpesa.openapi.sessions import SessionProvider
 from tests.support.openapi import SIM_API_KEY, openapi_settings
 
@@ -138,7 +137,7 @@ def test_what_a_money_moving_answer_means(pipeline, op, status, payload, expecte
         UNKNOWN: OpenApiOutcomeUnknownError,
         DUPLICATE: OpenApiDuplicateError,
         MISMATCH: OpenApiMismatchedAnswerError,
-        SESSION_REJECTED: _SessionRejected,
+        SESSION_REJECTED: SessionRejected,
     }[expected]
     with pytest.raises(expected_class) as caught:
         pipeline.check(op, given_answer, CALLER)
@@ -194,14 +193,14 @@ def test_money_moving_answers_are_definite_only_when_they_prove_it(public_key, o
     outcome = None
     try:
         checker(public_key).check(op, answer(status, payload, "body is not JSON"), CALLER)
-    except (_SessionRejected, OpenApiError) as exc:  # anything else fails the test
+    except (SessionRejected, OpenApiError) as exc:  # anything else fails the test
         outcome = exc
     if outcome is None:
         assert 200 <= status < 300
         assert code is not None
         assert code.strip().upper() == "INS-0"
         assert echo == CALLER
-    elif isinstance(outcome, _SessionRejected):
+    elif isinstance(outcome, SessionRejected):
         assert 400 <= status < 500
         assert code in {"INS-26", "INS-2"}
     elif isinstance(outcome, OpenApiRefusedError):
@@ -219,7 +218,7 @@ OTHER_CASES = [
     (QUERY_TRANSACTION_STATUS, 200, body("INS-0"), None),
     (QUERY_TRANSACTION_STATUS, 400, body("INS-18"), TransactionNotFoundError),
     (QUERY_TRANSACTION_STATUS, 400, body("INS-21"), OpenApiRefusedError),
-    (QUERY_TRANSACTION_STATUS, 401, body("INS-26"), _SessionRejected),
+    (QUERY_TRANSACTION_STATUS, 401, body("INS-26"), SessionRejected),
     (QUERY_TRANSACTION_STATUS, 500, body("INS-1"), OpenApiUnavailableError),
     (QUERY_TRANSACTION_STATUS, 503, body("INS-16"), OpenApiUnavailableError),
     (QUERY_TRANSACTION_STATUS, 408, body("INS-9"), OpenApiUnavailableError),

@@ -115,7 +115,7 @@ def test_a_paid_answer_is_the_settlement_with_the_receipt(provider, send):
 
 
 def _error_for(code: str) -> Exception:
-    """What the client raises for a money-moving request answered with `code` (mpesa.openapi.pipeline):
+    """What the client raises for a money-moving request answered with `code` (mpesa.openapi.answers):
     a refusal when the table says the request ended, an unknown outcome otherwise."""
     if classify_ins(code).final:
         return OpenApiRefusedError("c2b_single_stage", 400, code, f"refused {code}")

@@ -1,4 +1,5 @@
-"""Typed Daraja failures. Each says whether Daraja answered, and whether money may have moved.
+"""Typed Daraja failures. Each says whether Daraja answered, and whether money may have moved. What
+they share with the OpenAPI client's errors is in `mpesa.call_errors`.
 
 - `DarajaApiError`: Daraja answered with an error (`{requestId, errorCode, errorMessage}`, or an
   error status without that body). The request was rejected; code and message are kept. For a
@@ -17,8 +18,14 @@
 
 from __future__ import annotations
 
-from mpesa.daraja.breaker import CircuitBreakerError
-from mpesa.errors import MayHaveMovedError, MpesaError, NotSentError, RefusedError, UnavailableError
+from mpesa.call_errors import (
+    CallCircuitOpenError,
+    CallError,
+    CallOutcomeUnknownError,
+    CallResponseError,
+    CallTransportError,
+)
+from mpesa.errors import NotSentError, RefusedError, UnavailableError
 
 INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01"})
 STILL_PROCESSING_CODE = "500.001.1001"
@@ -36,20 +43,10 @@ BUSINESS_5XX_CODES = frozenset({STILL_PROCESSING_CODE, DUPLICATE_OCID_CODE})
 _BUSINESS_500_003_PHRASES = ("already registered", "duplicate notification")
 _STILL_PROCESSING_PHRASES = ("being processed", "still under processing")
 
-TIMEOUT_ERROR_CODE = "TIMEOUT"
 
-
-class DarajaError(MpesaError):
-    """Base class: every failure of a Daraja call. `api` names the operation ("stk_push", ...)."""
-
-    def __init__(self, api: str, message: str) -> None:
-        super().__init__(f"{api}: {message}")
-        self.api = api
-
-    @property
-    def is_upstream_failure(self) -> bool:
-        """True when this failure says Daraja is unhealthy (counts towards the circuit breaker)."""
-        return False
+class DarajaError(CallError):
+    """Base class: every failure of a Daraja call. `api` names the operation ("stk_push", ...);
+    `is_upstream_failure` is True when the failure says Daraja is unhealthy."""
 
 
 class DarajaApiError(DarajaError, RefusedError):
@@ -119,30 +116,12 @@ def api_error(
     return cls(api, http_status, error_code, error_message, request_id)
 
 
-class DarajaResponseError(DarajaError, UnavailableError):
+class DarajaResponseError(DarajaError, CallResponseError):
     """The answer could not be read: `problem` names what is wrong (never the token or a full MSISDN)."""
 
-    def __init__(self, api: str, http_status: int, problem: str) -> None:
-        super().__init__(api, f"unreadable answer (HTTP {http_status}): {problem}")
-        self.http_status = http_status
-        self.problem = problem
 
-    @property
-    def is_upstream_failure(self) -> bool:
-        return True
-
-
-class DarajaTransportError(DarajaError, UnavailableError):
+class DarajaTransportError(DarajaError, CallTransportError):
     """No answer from Daraja after the allowed retries. `request_sent` is False only when surely not sent."""
-
-    def __init__(self, api: str, reason: str, *, request_sent: bool) -> None:
-        super().__init__(api, reason)
-        self.reason = reason
-        self.request_sent = request_sent
-
-    @property
-    def is_upstream_failure(self) -> bool:
-        return True
 
 
 class AnswerMismatchError(DarajaError, UnavailableError):
@@ -155,14 +134,12 @@ class AnswerMismatchError(DarajaError, UnavailableError):
         self.answered = answered
 
 
-class OutcomeUnknownError(DarajaError, MayHaveMovedError):
+class OutcomeUnknownError(DarajaError, CallOutcomeUnknownError):
     """A money-moving request may have been processed. Never re-send it: query its status.
 
     `originator_conversation_id` is set for B2C (query Transaction Status with it); STK push has no
     identifier to query until a callback arrives, so its ledger record goes to UNKNOWN for reconciliation.
     """
-
-    error_code = TIMEOUT_ERROR_CODE
 
     def __init__(
         self,
@@ -172,9 +149,7 @@ class OutcomeUnknownError(DarajaError, MayHaveMovedError):
         http_status: int | None = None,
         originator_conversation_id: str | None = None,
     ) -> None:
-        super().__init__(api, f"outcome unknown ({reason}); not re-sent, resolve by query")
-        self.reason = reason
-        self.http_status = http_status
+        super().__init__(api, reason, http_status=http_status)
         self.originator_conversation_id = originator_conversation_id
 
     @property
@@ -190,11 +165,5 @@ class TokenUnavailableError(DarajaError, NotSentError):
     """Another container is refreshing the OAuth token and did not finish within our wait."""
 
 
-class CircuitOpenError(DarajaError, NotSentError, CircuitBreakerError):
+class CircuitOpenError(DarajaError, CallCircuitOpenError):
     """The Daraja circuit is open (or half-open with its one trial taken): nothing was sent."""
-
-    def __init__(self, api: str, cause: CircuitBreakerError) -> None:
-        Exception.__init__(self, f"{api}: {cause}")  # both bases' __init__ would chain into each other
-        self.api = api
-        self.name = cause.name
-        self.retry_after_s = cause.retry_after_s

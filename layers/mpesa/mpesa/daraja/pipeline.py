@@ -37,14 +37,7 @@ from mpesa.daraja.errors import (
     api_error,
 )
 from mpesa.daraja.tokens import DEFAULT_LEASE_S, LEASE_SLACK_S, TokenProvider
-from mpesa.daraja.transport import (
-    RetryKind,
-    RetryPolicy,
-    call_budget,
-    describe_transport_error,
-    request_not_sent,
-    session_for,
-)
+from mpesa.daraja.transport import RetryKind, RetryPolicy, call_budget, exchange_failure, session_for
 
 if TYPE_CHECKING:  # the models load with the first answer read: importing the client builds none
     from mpesa.daraja.models import AccessTokenResponse
@@ -198,14 +191,7 @@ class RequestPipeline:
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                last_not_sent = request_not_sent(exc)
-                # Not sent only if no attempt of this exchange may have reached Daraja, not just the last.
-                sent = budget.reached or not last_not_sent
-                reason = describe_transport_error(exc)
-                if not last_not_sent and deadline.remaining_s() <= 0:
-                    reason = f"deadline reached before the whole answer was read ({reason})"
-                elif last_not_sent and sent:
-                    reason = f"{reason} on a retry, after an attempt that may have reached Daraja"
+                sent, reason = exchange_failure(exc, budget, "Daraja")
                 if endpoint.moves_money and sent:
                     raise OutcomeUnknownError(endpoint.api, reason, originator_conversation_id=ocid) from exc
                 raise DarajaTransportError(endpoint.api, reason, request_sent=sent) from exc

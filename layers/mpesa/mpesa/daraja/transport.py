@@ -256,6 +256,20 @@ def request_not_sent(exc: requests.RequestException) -> bool:
     return isinstance(cause, NewConnectionError | ConnectTimeoutError)
 
 
+def exchange_failure(exc: requests.RequestException, budget: CallBudget, peer: str) -> tuple[bool, str]:
+    """Whether a failed exchange may have been sent (if any attempt of it may have reached `peer`, not
+    just the last) and the reason to report, which says so when the deadline cut the answer short or a
+    retry failed to connect after an attempt that may have reached `peer`."""
+    last_not_sent = request_not_sent(exc)
+    sent = budget.reached or not last_not_sent
+    reason = describe_transport_error(exc)
+    if not last_not_sent and budget.deadline.remaining_s() <= 0:
+        reason = f"deadline reached before the whole answer was read ({reason})"
+    elif last_not_sent and sent:
+        reason = f"{reason} on a retry, after an attempt that may have reached {peer}"
+    return sent, reason
+
+
 def describe_transport_error(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectTimeout):
         return "connect timeout"

@@ -39,15 +39,8 @@ from mpesa.openapi.models import (
     TransactionStatusAnswer,
     parse_answer,
 )
-from mpesa.openapi.pipeline import (
-    B2C_PAYMENT,
-    C2B_SINGLE_STAGE,
-    DEFAULT_BUDGET_S,
-    QUERY_TRANSACTION_STATUS,
-    REVERSAL,
-    OpenApiPipeline,
-    Operation,
-)
+from mpesa.openapi.operations import B2C_PAYMENT, C2B_SINGLE_STAGE, QUERY_TRANSACTION_STATUS, REVERSAL, Operation
+from mpesa.openapi.pipeline import DEFAULT_BUDGET_S, OpenApiPipeline
 from mpesa.openapi.sessions import DynamoSessionStore, SessionProvider, session_cache_key
 from mpesa.settings import MpesaSettings, OpenApiSettings, load_settings
 

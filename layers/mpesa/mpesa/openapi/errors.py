@@ -22,28 +22,26 @@ raise means the request did not take effect: it was refused (`OpenApiRefusedErro
   surely nothing was sent (every attempt failed to connect).
 - `OpenApiAnswerMismatchError`: a status answer about another question (another
   ThirdPartyConversationID or TransactionID): applied to nothing; ask again later.
+
+What these share with the Daraja client's errors is in `mpesa.call_errors`.
 """
 
 from __future__ import annotations
 
+from mpesa.call_errors import (
+    CallCircuitOpenError,
+    CallError,
+    CallOutcomeUnknownError,
+    CallResponseError,
+    CallTransportError,
+)
 from mpesa.codes import Disposition, Outcome, ResultCodeInfo, classify_ins
-from mpesa.daraja.breaker import CircuitBreakerError
-from mpesa.errors import MayHaveMovedError, MpesaError, NotSentError, RefusedError, UnavailableError
-
-TIMEOUT_ERROR_CODE = "TIMEOUT"  # as Daraja's OutcomeUnknownError: the integration guide's word for "unknown"
+from mpesa.errors import NotSentError, RefusedError, UnavailableError
 
 
-class OpenApiError(MpesaError):
-    """Base class: every failure of an OpenAPI call. `api` names the operation ("c2b_single_stage", ...)."""
-
-    def __init__(self, api: str, message: str) -> None:
-        super().__init__(f"{api}: {message}")
-        self.api = api
-
-    @property
-    def is_upstream_failure(self) -> bool:
-        """True when this failure says the OpenAPI is unhealthy (counts towards the circuit breaker)."""
-        return False
+class OpenApiError(CallError):
+    """Base class: every failure of an OpenAPI call. `api` names the operation ("c2b_single_stage", ...);
+    `is_upstream_failure` is True when the failure says the OpenAPI is unhealthy."""
 
     @property
     def answered(self) -> bool:
@@ -122,30 +120,12 @@ class OpenApiUnavailableError(OpenApiError, UnavailableError):
         return True
 
 
-class OpenApiResponseError(OpenApiError, UnavailableError):
+class OpenApiResponseError(OpenApiError, CallResponseError):
     """An answer to a query or session request that cannot be read; `problem` says why (no values)."""
 
-    def __init__(self, api: str, http_status: int, problem: str) -> None:
-        super().__init__(api, f"unreadable answer (HTTP {http_status}): {problem}")
-        self.http_status = http_status
-        self.problem = problem
 
-    @property
-    def is_upstream_failure(self) -> bool:
-        return True
-
-
-class OpenApiTransportError(OpenApiError, UnavailableError):
+class OpenApiTransportError(OpenApiError, CallTransportError):
     """No answer after the allowed retries. `request_sent` is False only when surely not sent."""
-
-    def __init__(self, api: str, reason: str, *, request_sent: bool) -> None:
-        super().__init__(api, reason)
-        self.reason = reason
-        self.request_sent = request_sent
-
-    @property
-    def is_upstream_failure(self) -> bool:
-        return True
 
 
 class OpenApiNotSentError(OpenApiTransportError, NotSentError):
@@ -169,11 +149,9 @@ class OpenApiAnswerMismatchError(OpenApiError, UnavailableError):
         return True
 
 
-class OpenApiOutcomeUnknownError(OpenApiError, MayHaveMovedError):
+class OpenApiOutcomeUnknownError(OpenApiError, CallOutcomeUnknownError):
     """A money-moving request may have been processed. Never re-send it: query its status with
     `third_party_conversation_id` (it is always set)."""
-
-    error_code = TIMEOUT_ERROR_CODE
 
     def __init__(
         self,
@@ -186,10 +164,8 @@ class OpenApiOutcomeUnknownError(OpenApiError, MayHaveMovedError):
         conversation_id: str | None = None,
         upstream_failure: bool = True,
     ) -> None:
-        super().__init__(api, f"outcome unknown ({reason}); not re-sent, resolve by query")
-        self.reason = reason
+        super().__init__(api, reason, http_status=http_status)
         self.third_party_conversation_id = third_party_conversation_id
-        self.http_status = http_status
         self.response_code = response_code
         self.conversation_id = conversation_id
         self._upstream_failure = upstream_failure
@@ -231,11 +207,5 @@ class SessionUnavailableError(OpenApiError, NotSentError):
     """Another container is creating the session and did not finish within our wait; nothing was sent."""
 
 
-class OpenApiCircuitOpenError(OpenApiError, NotSentError, CircuitBreakerError):
+class OpenApiCircuitOpenError(OpenApiError, CallCircuitOpenError):
     """The OpenAPI circuit is open (or half-open with its one trial taken): nothing was sent."""
-
-    def __init__(self, api: str, cause: CircuitBreakerError) -> None:
-        Exception.__init__(self, f"{api}: {cause}")  # both bases' __init__ would chain into each other
-        self.api = api
-        self.name = cause.name
-        self.retry_after_s = cause.retry_after_s

@@ -5,13 +5,11 @@ exchange with the retry policy its operation allows, the bearer a fresh encrypti
 → the JSON object of a success answer (INS-0), or a typed OpenApiError. INS-26 ("not authorised",
 and INS-2) on a transaction means the gateway refused the request unprocessed: the session is
 replaced and the request sent once more (twice when the replacement was another container's
-session, stale too). Whether a failure may have moved money is decided
-here, once (docs/openapi-client.md):
+session, stale too). Whether a failure may have moved money is decided here, once, and in what an
+answer means (answers.py; docs/openapi-client.md):
 
 - money-moving operations (C2B single stage, B2C, reversal) retry only failures before sending
-  (CONNECT_ONLY); a success needs HTTP 2xx, INS-0 and our ThirdPartyConversationID echoed; a
-  refusal is definite only with a known final/retryable INS code on a 4xx (but 408 and 409), INS-16
-  on a 503, or a 4xx without a code from the gateway; everything else is OpenApiOutcomeUnknownError;
+  (CONNECT_ONLY): a transport failure after sending is OpenApiOutcomeUnknownError;
 - the status query and getSession are safe to repeat (SAFE: connect and read errors, 503/504).
 
 The C2B single stage is synchronous: its answer comes when the customer acts or Vodacom's prompt
@@ -25,43 +23,29 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import requests
 
-from mpesa import safe_json
 from mpesa.clock import SYSTEM_CLOCK, Clock, Deadline
-from mpesa.codes import INS_SUCCESS, Disposition, classify_ins
 from mpesa.credential_cache import DEFAULT_LEASE_S, LEASE_SLACK_S, CachedCredential, Issued
 from mpesa.daraja.breaker import CircuitBreaker, CircuitBreakerError, Permit
-from mpesa.daraja.transport import (
-    RetryKind,
-    RetryPolicy,
-    call_budget,
-    describe_transport_error,
-    request_not_sent,
-    session_for,
-)
-from mpesa.errors import InputError, PayloadTooLargeError
+from mpesa.daraja.transport import RetryPolicy, call_budget, exchange_failure, session_for
+from mpesa.openapi.answers import MAX_ANSWER_BYTES, Answer, SessionRejected, check, decode, read_bounded
 from mpesa.openapi.crypto import BearerFactory
 from mpesa.openapi.errors import (
     OpenApiCircuitOpenError,
     OpenApiDeadlineExceededError,
-    OpenApiDuplicateError,
     OpenApiError,
-    OpenApiMismatchedAnswerError,
     OpenApiNotSentError,
     OpenApiOutcomeUnknownError,
-    OpenApiRefusedError,
     OpenApiResponseError,
     OpenApiTransportError,
-    OpenApiUnavailableError,
     SessionRefusedError,
-    TransactionNotFoundError,
 )
-from mpesa.openapi.models import MAX_DESCRIPTION, SessionAnswer, as_code, as_optional_text, parse_answer
-from mpesa.openapi.sessions import SESSION_API, SessionProvider
+from mpesa.openapi.models import SessionAnswer, parse_answer
+from mpesa.openapi.operations import SESSION, Operation
+from mpesa.openapi.sessions import SessionProvider
 from mpesa.settings import OpenApiSettings
 
 log = logging.getLogger(__name__)
@@ -72,106 +56,6 @@ MIN_ATTEMPT_S = 0.25  # below this much time left, a request is not started
 # timeout when shorter): started with less, they would most likely end as unknown outcomes.
 MIN_READ_WINDOW_S = 10.0
 MAX_SESSION_FETCH_S = DEFAULT_LEASE_S - LEASE_SLACK_S  # the refresh lease must outlast every getSession
-MAX_ANSWER_BYTES = 64 * 1024  # an answer is a few hundred bytes
-
-SESSION_REJECTED_CODES = frozenset({"INS-26", "INS-2"})  # the bearer (session) was refused, nothing done
-DUPLICATE_CODE = "INS-10"
-TIMEOUT_CODE = "INS-9"
-OVERLOAD_CODE = "INS-16"
-NOT_FOUND_CODE = "INS-18"
-# 4xx statuses that do not prove the request was left unprocessed (INS-9 is a 408, INS-10 a 409).
-OPEN_4XX = frozenset({408, 409})
-TRANSIENT_4XX = frozenset({408, 429})  # for queries: ask again later
-
-
-@dataclass(frozen=True)
-class Operation:
-    api: str
-    path: str  # appended to the API root (`.../ipg/v2/<market>/`); the trailing slash is required
-    method: Literal["GET", "POST", "PUT"]
-    retry: RetryKind
-    moves_money: bool  # an unanswered request may have moved money: never re-sent, resolved by query
-    waits_for_customer: bool = False  # answered only after the customer acts: the long read timeout
-
-
-SESSION = Operation(SESSION_API, "getSession/", "GET", RetryKind.SAFE, False)
-C2B_SINGLE_STAGE = Operation(
-    "c2b_single_stage", "c2bPayment/singleStage/", "POST", RetryKind.CONNECT_ONLY, True, waits_for_customer=True
-)
-B2C_PAYMENT = Operation("b2c_payment", "b2cPayment/", "POST", RetryKind.CONNECT_ONLY, True)
-REVERSAL = Operation("reversal", "reversal/", "PUT", RetryKind.CONNECT_ONLY, True)
-QUERY_TRANSACTION_STATUS = Operation(
-    "query_transaction_status", "queryTransactionStatus/", "GET", RetryKind.SAFE, False
-)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One HTTP answer: its status, the JSON object (None when unreadable, with `problem` saying why)."""
-
-    status: int
-    payload: dict[str, Any] | None
-    problem: str | None = None
-    # An earlier attempt of this exchange may have reached the OpenAPI (a 503/504 or a read error that
-    # urllib3 retried): the answer speaks for the last attempt only. Never set for CONNECT_ONLY.
-    resent: bool = False
-
-    def _text(self, field: str, convert: Callable[[object], object] = as_optional_text) -> str | None:
-        value = convert(self.payload.get(field)) if self.payload is not None else None
-        return value if isinstance(value, str) and len(value) <= MAX_DESCRIPTION else None
-
-    @property
-    def code(self) -> str | None:
-        return self._text("output_ResponseCode", as_code)
-
-    @property
-    def description(self) -> str:
-        return self._text("output_ResponseDesc") or ""
-
-    @property
-    def echo(self) -> str | None:
-        """The ThirdPartyConversationID the answer names, if any."""
-        return self._text("output_ThirdPartyConversationID")
-
-    @property
-    def conversation_id(self) -> str | None:
-        return self._text("output_ConversationID")
-
-
-class _SessionRejected(Exception):
-    """A signal inside the pipeline (INS-26 on a transaction), never raised out of it."""
-
-    def __init__(self, answer: Answer) -> None:
-        super().__init__(answer.code or f"HTTP {answer.status}")
-        self.answer = answer
-
-
-def _read_bounded(response: requests.Response, limit: int) -> bytes | None:
-    """The body, or None when it is longer than `limit` bytes (not read further)."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=8192):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _decode(status: int, raw: bytes | None, *, resent: bool) -> Answer:
-    if raw is None:
-        return Answer(status, None, f"body larger than {MAX_ANSWER_BYTES} bytes", resent)
-    if not raw.strip():
-        return Answer(status, None, "empty body", resent)
-    try:
-        payload = safe_json.parse(raw, max_bytes=MAX_ANSWER_BYTES)
-    except InputError as exc:
-        return Answer(status, None, f"body {exc.message}", resent)
-    except PayloadTooLargeError:
-        return Answer(status, None, f"body larger than {MAX_ANSWER_BYTES} bytes", resent)
-    if not isinstance(payload, dict):
-        return Answer(status, None, "body is not a JSON object", resent)
-    return Answer(status, payload, None, resent)
 
 
 def _settle(permit: Permit, exc: OpenApiError) -> None:
@@ -268,18 +152,11 @@ class OpenApiPipeline:
                     stream=True,
                 )
                 try:
-                    raw = _read_bounded(response, MAX_ANSWER_BYTES)
+                    raw = read_bounded(response, MAX_ANSWER_BYTES)
                 finally:
                     response.close()
             except requests.RequestException as exc:
-                last_not_sent = request_not_sent(exc)
-                # Not sent only if no attempt of this exchange may have reached the OpenAPI, not just the last.
-                sent = budget.reached or not last_not_sent
-                reason = describe_transport_error(exc)
-                if not last_not_sent and deadline.remaining_s() <= 0:
-                    reason = f"deadline reached before the whole answer was read ({reason})"
-                elif last_not_sent and sent:
-                    reason = f"{reason} on a retry, after an attempt that may have reached the OpenAPI"
+                sent, reason = exchange_failure(exc, budget, "the OpenAPI")
                 if op.moves_money and sent:
                     raise OpenApiOutcomeUnknownError(
                         op.api, reason, third_party_conversation_id=third_party_conversation_id or ""
@@ -287,123 +164,13 @@ class OpenApiPipeline:
                 if not sent:
                     raise OpenApiNotSentError(op.api, reason) from exc
                 raise OpenApiTransportError(op.api, reason, request_sent=True) from exc
-        return _decode(response.status_code, raw, resent=budget.retried_after_reaching)
+        return decode(response.status_code, raw, resent=budget.retried_after_reaching)
 
     # --- what an answer means --------------------------------------------------------------------
 
     def check(self, op: Operation, answer: Answer, third_party_conversation_id: str | None) -> dict[str, Any]:
-        """The JSON object of a success answer; otherwise the matching typed error."""
-        if op.moves_money:
-            return self._check_money(op, answer, third_party_conversation_id or "")
-        return self._check_other(op, answer)
-
-    def _check_money(self, op: Operation, answer: Answer, caller_id: str) -> dict[str, Any]:
-        status, code, echo = answer.status, answer.code, answer.echo
-
-        def unknown(reason: str, *, upstream: bool) -> OpenApiOutcomeUnknownError:
-            return OpenApiOutcomeUnknownError(
-                op.api,
-                reason,
-                third_party_conversation_id=caller_id,
-                http_status=status,
-                response_code=code,
-                conversation_id=answer.conversation_id,
-                upstream_failure=upstream,
-            )
-
-        refusable = 400 <= status < 500 and status not in OPEN_4XX and not answer.resent
-        if answer.payload is None:
-            if refusable:  # the gateway refused it (401, 404, 405, 422...), whatever the body says
-                raise OpenApiRefusedError(op.api, status, None, answer.problem or "", third_party_conversation_id=None)
-            raise unknown(f"HTTP {status}, {answer.problem}", upstream=True)
-        if answer.resent and not (200 <= status < 300 and code == INS_SUCCESS):
-            raise unknown(
-                f"HTTP {status} {code or ''} on a retry, after an attempt that may have been processed", upstream=True
-            )
-        if 200 <= status < 300:
-            if code != INS_SUCCESS:
-                raise unknown(f"HTTP {status} with {code or 'no output_ResponseCode'}", upstream=True)
-            if echo != caller_id:
-                if echo is None:
-                    raise unknown("success without our ThirdPartyConversationID", upstream=False)
-                raise OpenApiMismatchedAnswerError(
-                    op.api, third_party_conversation_id=caller_id, answered_with=echo, http_status=status
-                )
-            return answer.payload
-        if 400 <= status < 500 and code in SESSION_REJECTED_CODES:
-            raise _SessionRejected(answer)
-        if echo is not None and echo != caller_id:
-            raise OpenApiMismatchedAnswerError(
-                op.api, third_party_conversation_id=caller_id, answered_with=echo, http_status=status
-            )
-        if code is None:
-            if refusable:
-                raise OpenApiRefusedError(op.api, status, None, "refused without an INS code")
-            raise unknown(f"HTTP {status} without an INS code", upstream=status >= 500)
-        if code == DUPLICATE_CODE and 400 <= status < 500:
-            raise OpenApiDuplicateError(
-                op.api,
-                "INS-10 duplicate: this ThirdPartyConversationID was used before",
-                third_party_conversation_id=caller_id,
-                http_status=status,
-                response_code=code,
-                conversation_id=answer.conversation_id,
-                upstream_failure=False,
-            )
-        info = classify_ins(code)
-        ended = info.disposition in (Disposition.FINAL, Disposition.RETRYABLE) and code != INS_SUCCESS
-        if ended and (refusable or (status == 503 and code == OVERLOAD_CODE)):
-            raise OpenApiRefusedError(
-                op.api,
-                status,
-                code,
-                answer.description,
-                conversation_id=answer.conversation_id,
-                third_party_conversation_id=echo,
-            )
-        # INS-9 (the customer did not answer in time, or B2C's backend timed out), INS-1, INS-23,
-        # an unknown code, a 5xx: the request may have been processed.
-        customer_timeout = op.waits_for_customer and code == TIMEOUT_CODE
-        upstream = status >= 500 or (code == TIMEOUT_CODE and not customer_timeout)
-        raise unknown(f"HTTP {status} {code}", upstream=upstream)
-
-    def _check_other(self, op: Operation, answer: Answer) -> dict[str, Any]:
-        status, code = answer.status, answer.code
-        if answer.payload is None:
-            if 200 <= status < 300:
-                raise OpenApiResponseError(op.api, status, answer.problem or "unreadable")
-            if 400 <= status < 500 and status not in TRANSIENT_4XX:
-                raise self._refusal(op, answer, None)
-            raise OpenApiUnavailableError(op.api, status, None, answer.problem or "")
-        if 200 <= status < 300 and code == INS_SUCCESS:
-            return answer.payload
-        if op is not SESSION and 400 <= status < 500 and code in SESSION_REJECTED_CODES:
-            raise _SessionRejected(answer)
-        if code is None:
-            if 200 <= status < 300:
-                raise OpenApiResponseError(op.api, status, "output_ResponseCode: missing")
-            if 400 <= status < 500 and status not in TRANSIENT_4XX:
-                raise self._refusal(op, answer, None)
-            raise OpenApiUnavailableError(op.api, status, None, "no INS code")
-        if classify_ins(code).disposition is Disposition.FINAL and status < 500 and status not in TRANSIENT_4XX:
-            raise self._refusal(op, answer, code)
-        raise OpenApiUnavailableError(op.api, status, code, answer.description)
-
-    @staticmethod
-    def _refusal(op: Operation, answer: Answer, code: str | None) -> OpenApiRefusedError:
-        cls: type[OpenApiRefusedError] = OpenApiRefusedError
-        if op is SESSION:
-            cls = SessionRefusedError
-        elif code == NOT_FOUND_CODE:
-            cls = TransactionNotFoundError
-        return cls(
-            op.api,
-            answer.status,
-            code,
-            answer.description or (answer.problem or ""),
-            conversation_id=answer.conversation_id,
-            third_party_conversation_id=answer.echo,
-        )
+        """The JSON object of a success answer; otherwise the matching typed error (answers.py)."""
+        return check(op, answer, third_party_conversation_id)
 
     # --- the session -----------------------------------------------------------------------------
 
@@ -505,7 +272,7 @@ class OpenApiPipeline:
         answer = self._exchange(op, params, session.value, limit, caller_id)
         try:
             return answer.status, self.check(op, answer, caller_id)
-        except _SessionRejected as refused:
+        except SessionRejected as refused:
             # The gateway refused the bearer before doing anything: a new session, and one more send.
             log.info("%s: session refused (%s), renewing it and sending once more", op.api, refused)
         created: list[bool] = []
@@ -514,7 +281,7 @@ class OpenApiPipeline:
             answer = self._exchange(op, params, session.value, limit, caller_id)
             try:
                 return answer.status, self.check(op, answer, caller_id)
-            except _SessionRejected as again:
+            except SessionRejected as again:
                 if attempt == 1 and not created:
                     log.info("%s: the shared session was refused too, creating one", op.api)
                     continue

@@ -10,6 +10,8 @@ next read starts: after the last entry taken from it, or, once it has nothing qu
 entry it read. A page makes at most QUERY_BUDGET index reads of at most max(limit, MIN_READ) entries:
 when the budget runs out first, the page is short (even empty) and its position carries on. Every
 page takes an entry or moves a shard on by a whole read, so following the positions ends.
+
+A whole day, or a span of days, is read shard by shard (`keys_created_on`, `keys_created_between`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
+from mpesa.clock import NAIROBI, iso
 from mpesa.errors import InputError
 from mpesa.records.model import Kind, Status
 
@@ -42,6 +45,44 @@ def day_partition(day: date, transaction_id: str) -> str:
     """The by-day index's partition of a record: its Nairobi date and a shard from its id."""
     shard = int(hashlib.sha256(transaction_id.encode()).hexdigest()[:8], 16) % DAY_SHARDS
     return f"{day.isoformat()}#{shard}"
+
+
+def keys_created_on(table: Table, day: date) -> Iterator[list[dict[str, Any]]]:
+    """The table keys of every record created on `day`, a page of the index at a time, every shard."""
+    for shard in range(DAY_SHARDS):
+        query: dict[str, Any] = {
+            "IndexName": DAY_INDEX,
+            "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}"),
+        }
+        while True:
+            page = table.query(**query)
+            yield [{"pk": item["pk"]} for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def keys_created_between(table: Table, kind: Kind, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The table keys of the records of `kind` created in [start, end): each Nairobi day the span
+    touches, every shard, kind filtered in the index (it projects `kind`)."""
+    keys: list[dict[str, Any]] = []
+    first, last = start.astimezone(NAIROBI).date(), end.astimezone(NAIROBI).date()
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    for day in days:
+        for shard in range(DAY_SHARDS):
+            query: dict[str, Any] = {
+                "IndexName": DAY_INDEX,
+                "KeyConditionExpression": Key("day").eq(f"{day.isoformat()}#{shard}")
+                & Key("created_at").between(iso(start), iso(end)),
+                "FilterExpression": Attr("kind").eq(kind.value),
+            }
+            while True:
+                page = table.query(**query)
+                keys += [{"pk": item["pk"]} for item in page.get("Items", []) if str(item["created_at"]) < iso(end)]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return keys
 
 
 @dataclass

@@ -1,12 +1,16 @@
-"""Reading DynamoDB's answers: which refusals are answers about an item, and plain JSON from its numbers."""
+"""Reading DynamoDB's answers: which refusals are answers about an item (and an update that may be one),
+and plain JSON from its numbers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 NO_REASON = ("None", "")
@@ -47,3 +51,14 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return value
+
+
+def update_if(table: Table, **update: Any) -> bool:
+    """An update whose condition may fail; True when it was applied."""
+    try:
+        table.update_item(**update)
+    except ClientError as exc:
+        if not conditional_failed(exc):
+            raise
+        return False
+    return True

@@ -18,8 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from mpesa.clock import iso, now_utc
-from mpesa.records.dynamo import CONDITION_FAILED, NO_REASON
+from mpesa.records.dynamo import CONDITION_FAILED, NO_REASON, conditional_failed
+from mpesa.records.model import Flag
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -49,6 +52,34 @@ def claim_item(receipt: str, transaction_id: str, holder_kind: str | None = None
     if holder_kind is not None:
         item["holder_kind"] = holder_kind
     return item
+
+
+def claim_receipt(table: Table, transaction_id: str, receipt: str) -> bool | Claim:
+    """Claim `receipt` for the record: True when this write claimed it, False when the record held it
+    already, or the holder's Claim when another record holds it."""
+    try:
+        table.put_item(Item=claim_item(receipt, transaction_id), ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if not conditional_failed(exc):
+            raise
+        claim = read_claim(table, receipt)
+        if claim is None:  # given back meanwhile: try once more
+            return claim_receipt(table, transaction_id, receipt)
+        return False if claim.transaction_id == transaction_id else claim
+    return True
+
+
+def release_claim(table: Table, receipt: str, transaction_id: str) -> None:
+    """Give back a claim this record holds, unless another record is linked to it."""
+    try:
+        table.delete_item(
+            Key=claim_key(receipt),
+            ConditionExpression="transaction_id = :id AND attribute_not_exists(linked_transaction_id)",
+            ExpressionAttributeValues={":id": transaction_id},
+        )
+    except ClientError as exc:
+        if not conditional_failed(exc):
+            raise
 
 
 def read_claim(table: Table, receipt: str) -> Claim | None:
@@ -98,6 +129,24 @@ def update_beside_holder(
     """Apply `update` (UpdateItem arguments) without claiming the receipt, linked with the claim's holder."""
     first: Any = {"Update": {"TableName": table.name, **update}}
     write_beside_holder(table, transaction_id, claim, first, holder_key=holder_key, holder_flags=holder_flags)
+
+
+def with_link(update: dict[str, Any], linked_to: str, flag: Flag) -> dict[str, Any]:
+    """`update` (a record's UpdateItem: `SET ...` then at most `ADD flags :f`) that also names the
+    linked record and adds `flag`."""
+    expression = str(update["UpdateExpression"])
+    values = dict(update["ExpressionAttributeValues"])
+    values[":linked_to"] = linked_to
+    sets, _, adds = expression.partition(" ADD ")
+    sets += ", linked_transaction_id = :linked_to"
+    if adds:
+        if adds.strip() != "flags :f":
+            raise ValueError(f"cannot add a link to {expression!r}")
+        values[":f"] = {*values[":f"], flag.value}
+    else:
+        adds = "flags :link_flags"
+        values[":link_flags"] = {flag.value}
+    return {**update, "UpdateExpression": f"{sets} ADD {adds}", "ExpressionAttributeValues": values}
 
 
 def write_beside_holder(
