@@ -1,6 +1,6 @@
 """What each answer means for the money (one table), the session's one refresh, deadlines and the breaker.
 
-The HTTP exchange itself is exercised over loopback in tests/integration/openapi; here `_exchange` is
+The HTTP exchange itself is exercised over loopback in tests/integration/openapi; here `exchange` is
 scripted so that every rule is checked on its own.
 """
 
@@ -252,7 +252,7 @@ def test_what_a_query_or_session_answer_means(pipeline, op, status, payload, exp
 
 
 class Script:
-    """Stands in for `_exchange`: answers per operation, in order; records what was sent with which credential."""
+    """Stands in for `exchange`: answers per operation, in order; records what was sent with which credential."""
 
     def __init__(self, **answers: list[Answer | Exception]) -> None:
         self.answers = answers
@@ -274,7 +274,7 @@ class Script:
 
 def scripted(pipeline: OpenApiPipeline, monkeypatch: pytest.MonkeyPatch, **answers: list[Answer | Exception]) -> Script:
     script = Script(**answers)
-    monkeypatch.setattr(pipeline, "_exchange", script)
+    monkeypatch.setattr(pipeline, "exchange", script)
     return script
 
 

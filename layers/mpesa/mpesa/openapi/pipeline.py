@@ -120,7 +120,7 @@ class OpenApiPipeline:
 
     # --- one exchange ----------------------------------------------------------------------------
 
-    def _exchange(
+    def exchange(
         self,
         op: Operation,
         params: dict[str, Any] | None,
@@ -128,6 +128,8 @@ class OpenApiPipeline:
         deadline: Deadline,
         third_party_conversation_id: str | None,
     ) -> Answer:
+        """One HTTP exchange with the OpenAPI (the session and the breaker are the caller's): the seam
+        under the pipeline's rules, which unit tests script."""
         remaining = self._require_time(op, deadline)
         s = self.settings
         connect_s, read_s = s.connect_timeout_s, self._read_timeout_s(op)
@@ -176,7 +178,7 @@ class OpenApiPipeline:
 
     def _create_session(self, deadline: Deadline) -> Issued:
         s = self.settings
-        answer = self._exchange(SESSION, None, s.api_key.get_secret_value(), deadline, None)
+        answer = self.exchange(SESSION, None, s.api_key.get_secret_value(), deadline, None)
         payload = self.check(SESSION, answer, None)
         parsed = parse_answer(SESSION.api, SessionAnswer, answer.status, payload)
         if parsed.session_id is None:
@@ -269,7 +271,7 @@ class OpenApiPipeline:
     ) -> tuple[int, dict[str, Any]]:
         self._require_time(op, limit)  # no session fetched for a request that could not be sent
         session = self._session(op, limit)
-        answer = self._exchange(op, params, session.value, limit, caller_id)
+        answer = self.exchange(op, params, session.value, limit, caller_id)
         try:
             return answer.status, self.check(op, answer, caller_id)
         except SessionRejected as refused:
@@ -278,7 +280,7 @@ class OpenApiPipeline:
         created: list[bool] = []
         for attempt in (1, 2):  # twice only when the renewal found another container's session, stale too
             session = self._session(op, limit, reject=session.value, created=created)
-            answer = self._exchange(op, params, session.value, limit, caller_id)
+            answer = self.exchange(op, params, session.value, limit, caller_id)
             try:
                 return answer.status, self.check(op, answer, caller_id)
             except SessionRejected as again:
