@@ -34,9 +34,9 @@ _EXPORTS = {
     "parse_async_result": "mpesa.daraja.callbacks",
     "parse_queue_timeout": "mpesa.daraja.callbacks",
     "parse_c2b_payload": "mpesa.daraja.callbacks",
-    "callback_ack": "mpesa.daraja.callbacks",
-    "c2b_validation_accept": "mpesa.daraja.callbacks",
-    "c2b_validation_reject": "mpesa.daraja.callbacks",
+    "callback_ack": "mpesa.daraja.acks",
+    "c2b_validation_accept": "mpesa.daraja.acks",
+    "c2b_validation_reject": "mpesa.daraja.acks",
 }
 
 __all__ = [
@@ -66,14 +66,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mpesa.daraja.acks import c2b_validation_accept, c2b_validation_reject, callback_ack
     from mpesa.daraja.breaker import CircuitBreakerError
     from mpesa.daraja.callbacks import (
         AsyncResult,
         C2BPayload,
         StkCallback,
-        c2b_validation_accept,
-        c2b_validation_reject,
-        callback_ack,
         parse_async_result,
         parse_c2b_payload,
         parse_queue_timeout,

@@ -1,4 +1,5 @@
-"""Inbound Daraja callbacks: STK result, the async `Result` envelope, C2B validation/confirmation.
+"""Inbound Daraja callbacks: STK result, the async `Result` envelope, C2B validation/confirmation (what a
+webhook answers is in mpesa.daraja.acks).
 
 Entry points take the raw request body (str/bytes) and parse JSON with `parse_float=Decimal`, so
 `1000.00` never becomes a float. A dict already decoded elsewhere is accepted too (any floats in it
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, StringConstraints, ValidationError, model_validator
 
@@ -395,24 +396,3 @@ class C2BPayload(DarajaResponse):
 
 def parse_c2b_payload(body: str | bytes | bytearray | Mapping[str, Any]) -> C2BPayload:
     return _validate(C2BPayload, load_json(body))
-
-
-# --- what the webhooks answer -------------------------------------------------------------------
-
-C2BRejectCode = Literal["C2B00011", "C2B00012", "C2B00013", "C2B00014", "C2B00015", "C2B00016"]
-
-
-def callback_ack() -> dict[str, Any]:
-    """Acknowledgement for STK, result, queue-timeout and C2B confirmation callbacks."""
-    return {"ResultCode": 0, "ResultDesc": "Accepted"}
-
-
-def c2b_validation_accept(third_party_trans_id: str | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"ResultCode": "0", "ResultDesc": "Accepted"}
-    if third_party_trans_id:
-        answer["ThirdPartyTransID"] = third_party_trans_id
-    return answer
-
-
-def c2b_validation_reject(code: C2BRejectCode) -> dict[str, Any]:
-    return {"ResultCode": code, "ResultDesc": "Rejected"}
