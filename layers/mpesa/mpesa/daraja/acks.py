@@ -1,7 +1,7 @@
 """What a webhook answers Daraja: plain dicts, no models.
 
-Apart from mpesa.daraja.callbacks (which re-exports them) so that a webhook that parses nothing (the
-Pull Transactions CallBackURL) answers without importing pydantic and the callback models.
+Apart from mpesa.daraja.callbacks, so that a webhook that parses nothing (the Pull Transactions
+CallBackURL) answers without importing pydantic and the callback models.
 """
 
 from __future__ import annotations
