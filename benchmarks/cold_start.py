@@ -2,7 +2,7 @@
 the process's peak RSS, as ratios to a floor process that only does `import boto3, requests`.
 
     .venv/bin/python -m benchmarks.cold_start [--repeat 5] [--top 10] [--function stk_push ...] [--no-bytecode]
-        [--layer BUILT_LAYER/python]
+        [--layer BUILT_LAYER/python] [--baselines]
 
 Each function of template.yaml (CodeUri, Handler) is imported as Lambda's runtime does: a new
 interpreter (this one), the function's directory first on sys.path (/var/task), then the layer
@@ -10,7 +10,9 @@ interpreter (this one), the function's directory first on sys.path (/var/task), 
 template's variables with placeholder values, LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, fake
 credentials and region; no network is used) and POWERTOOLS_TRACE_DISABLED unset, so the tracer imports
 and patches aws_xray_sdk as on Lambda (the `xray` column checks it did). Also measured: the floor and the
-Daraja client alone (`import mpesa.daraja.client`).
+Daraja client alone (`import mpesa.daraja.client`); with --baselines, three modules of
+cold_start_baselines/ built like an API function, a webhook and a Step Functions task from Powertools
+and pydantic alone (what the design costs before any code of ours).
 
 Runs go round-robin over the targets (so drift on a shared machine hits all alike) after one unmeasured
 round that writes bytecode caches; each figure is the median of --repeat runs. Import time is
@@ -47,6 +49,13 @@ LAYER = ROOT / "layers" / "mpesa"
 FLOOR = "floor: import boto3, requests"
 DARAJA = "Daraja client (mpesa.daraja.client)"
 TARGETS = {FLOOR: None, DARAJA: 1.15}
+# --baselines: functions made of the third-party parts the design requires and none of our code.
+BASELINE_DIR = Path(__file__).resolve().parent / "cold_start_baselines"
+BASELINES = {
+    "baseline: API (no code of ours)": "baseline_api",
+    "baseline: webhook (no code of ours)": "baseline_webhook",
+    "baseline: task (no code of ours)": "baseline_task",
+}
 STK_PUSH_TARGET = 1.5
 FUNCTION_TARGET = 1.4
 
@@ -146,9 +155,12 @@ def _placeholder(name: str, value: Any) -> str:
     return f"{name.lower().replace('_', '-')}-cold-start"
 
 
-def targets(only: Sequence[str] = (), layer: Path | None = None) -> list[Target]:
+def targets(only: Sequence[str] = (), layer: Path | None = None, baselines: bool = False) -> list[Target]:
     """`layer`: a built layer's python/ folder instead of the source tree (and the venv's packages): the
-    layer as deployed, imported as on Lambda, where /opt is read-only and no bytecode is ever written."""
+    layer as deployed, imported as on Lambda, where /opt is read-only and no bytecode is ever written.
+    `baselines`: also the modules of cold_start_baselines/, which are built like an API function, a
+    webhook and a Step Functions task from Powertools and pydantic alone: what a function of that shape
+    costs before any code of ours."""
     functions = template_functions()
     base = lambda_environment("ColdStartFloor", {}, LAYER)
     if layer is not None:
@@ -158,6 +170,8 @@ def targets(only: Sequence[str] = (), layer: Path | None = None) -> list[Target]
         Target(FLOOR, "floor", "", (), base, None),
         Target(DARAJA, "module", "mpesa.daraja.client", (layer,), base, TARGETS[DARAJA]),
     ]
+    if baselines:
+        out += [Target(name, "handler", module, (BASELINE_DIR,), base, None) for name, module in BASELINES.items()]
     for logical_id, props in sorted(functions.items(), key=lambda kv: str(kv[1]["CodeUri"])):
         code = ROOT / str(props["CodeUri"])
         if only and code.name not in only:
@@ -255,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--function", action="append", default=[], help="functions/<name> only (repeatable)")
     parser.add_argument("--no-bytecode", action="store_true", help="every process compiles from source")
     parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also import an API function, a webhook and a task made of Powertools and pydantic alone",
+    )
+    parser.add_argument(
         "--layer",
         type=Path,
         help="a built layer's python/ folder (make -C layers/mpesa build-MpesaLayer ARTIFACTS_DIR=...): the "
@@ -262,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    chosen = targets(args.function, layer=args.layer.resolve() if args.layer else None)
+    chosen = targets(args.function, layer=args.layer.resolve() if args.layer else None, baselines=args.baselines)
     rows = measure(chosen, args.repeat, no_bytecode=args.no_bytecode)
     cache = "no bytecode cache (all compiled from source)" if args.no_bytecode else "bytecode cached"
     if args.layer:

@@ -11,7 +11,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import ResultEnvelope, callback_ack
+from mpesa.daraja.acks import callback_ack
+from mpesa.daraja.callbacks.results import ResultEnvelope
 from mpesa.edge.body import callback_text
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver

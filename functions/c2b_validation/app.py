@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import C2BPayload, parse_c2b_payload
+from mpesa.daraja.callbacks.c2b import C2BPayload, parse_c2b_payload
 from mpesa.edge.body import MAX_CALLBACK_BYTES, precheck_json, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver

@@ -14,7 +14,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mpesa import runtime
-from mpesa.daraja.callbacks import StkCallbackEnvelope, callback_ack
+from mpesa.daraja.acks import callback_ack
+from mpesa.daraja.callbacks.stk import StkCallbackEnvelope
 from mpesa.edge.body import MAX_CALLBACK_BYTES, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver

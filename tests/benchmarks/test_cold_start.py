@@ -14,6 +14,17 @@ def test_there_is_a_target_per_function_of_the_template_plus_the_floor_and_the_d
     assert len(names) == len(functions) + 2
 
 
+def test_baselines_are_importable_handlers_of_third_party_parts_only():
+    chosen = cold_start.targets(["stk_push"], baselines=True)
+    baselines = [t for t in chosen if t.name in cold_start.BASELINES]
+    assert [t.name for t in chosen[2:5]] == list(cold_start.BASELINES)
+    for target in baselines:
+        assert target.target is None
+        assert target.path == (cold_start.BASELINE_DIR,)  # not the layer: no code of ours
+        assert cold_start.run_once(target)["xray"] is True
+    assert not [t for t in cold_start.targets() if t.name in cold_start.BASELINES]
+
+
 def test_targets_per_row_and_lambda_environment():
     by_name = {t.name: t for t in cold_start.targets()}
     assert by_name[cold_start.DARAJA].target == 1.15

@@ -46,6 +46,12 @@ CALLS_MPESA = {
 }
 # Invoked by Step Functions or a schedule: no HTTP resolver.
 NOT_HTTP = {"payout_timeout", "pending_sweep", "prompt_task", "reconciliation", "stk_timeout"}
+# Parse no body with a model and serve no validated route: no pydantic at all (the sweep reads records;
+# the Pull Transactions CallBackURL keeps what arrives as text and answers a plain acknowledgement).
+NO_PYDANTIC = {"pending_sweep", "pull_callback"}
+WEBHOOK_DOCS = "mpesa.edge.webhook_docs"
+# One module of models per kind of callback: a webhook imports the one it parses, never the others.
+CALLBACK_KINDS = ("mpesa.daraja.callbacks.stk", "mpesa.daraja.callbacks.results", "mpesa.daraja.callbacks.c2b")
 VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
 # The Daraja client alone (the SDK use): none of these until a call needs them.
 CLIENT_LOADS_ON_FIRST_USE = {"pydantic", "pydantic_settings", "cryptography", "aws_lambda_powertools", "boto3"}
@@ -107,7 +113,13 @@ def test_a_cold_start_imports_only_what_the_function_uses(target: cold_start.Tar
         assert not loaded(modules, "requests"), f"{target.name} never calls M-Pesa but imports requests"
     if target.name in NOT_HTTP:
         assert not loaded(modules, "aws_lambda_powertools.event_handler")
+    kinds = [kind for kind in CALLBACK_KINDS if loaded(modules, kind)]
+    assert len(kinds) <= 1, f"{target.name} imports the models of more than one kind of callback: {kinds}"
+    if target.name in NO_PYDANTIC:
+        assert not loaded(modules, "pydantic"), f"{target.name} uses no model but imports pydantic"
     resolver = result["resolver"]
+    if resolver is None or not resolver["webhooks"]:
+        assert not loaded(modules, WEBHOOK_DOCS), f"{target.name} documents no webhook but imports {WEBHOOK_DOCS}"
     if resolver is not None and not resolver["validation"]:
         # A resolver without request validation must serve webhooks only (our parser reads their bodies).
         assert resolver["routes"] == resolver["webhooks"]

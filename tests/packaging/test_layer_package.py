@@ -8,6 +8,7 @@ one pruned by mistake, fails here rather than on the first invocation in AWS.
 """
 
 import importlib.util
+import json
 import os
 import platform
 import subprocess
@@ -16,6 +17,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+
+from benchmarks import cold_start
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
@@ -88,3 +91,25 @@ def test_each_handler_imports_with_only_the_layer_and_the_runtime(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith(str(built_layer))
+
+
+# Step Functions tasks and the scheduled sweep: nothing of theirs is async.
+TASKS = ("payout_timeout", "pending_sweep", "prompt_task", "reconciliation", "stk_timeout")
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_task_imports_nothing_async_at_start(name: str, built_layer: Path) -> None:
+    """With the tracer on, as on Lambda: the layer's wrapt (aws-xray-sdk's) must not bring asyncio in, as
+    wrapt 2 does (layers/mpesa/requirements.txt); the HTTP functions import it anyway, through
+    Powertools' Event Handler package."""
+    (target,) = [t for t in cold_start.targets([name], layer=built_layer) if t.name == name]
+    probe = "import importlib, json, sys; importlib.import_module(sys.argv[1]); print(json.dumps(sorted(sys.modules)))"
+    env = {**target.env, "PYTHONPATH": os.pathsep.join(str(p) for p in target.path)}
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", probe, target.module], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "aws_xray_sdk.core" in modules  # the tracer is on
+    assert "wrapt" in modules
+    assert "asyncio" not in modules

@@ -14,8 +14,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from mpesa.clock import SYSTEM_CLOCK, Clock
+from mpesa.daraja.acks import c2b_validation_accept, callback_ack
 from mpesa.daraja.breaker import CircuitBreaker, MemoryBreakerStore
-from mpesa.daraja.callbacks import c2b_validation_accept, callback_ack
 from mpesa.daraja.client import DarajaClient
 from mpesa.daraja.tokens import MemoryTokenCache, TokenProvider, token_cache_key
 from mpesa.settings import MpesaSettings

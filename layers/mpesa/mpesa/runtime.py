@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mpesa.flows.c2b.dynamodb import DynamoC2BStore
     from mpesa.flows.stk import FlowTiming, StkGateway, StkPayments
     from mpesa.openapi.client import OpenApiClient
+    from mpesa.providers.base import Provider
     from mpesa.providers.openapi import OpenApiGateway
     from mpesa.providers.registry import Providers
     from mpesa.reconciliation.daily import DailyReconciliation
@@ -213,19 +214,25 @@ def openapi_gateway() -> OpenApiGateway:
 
 @cache
 def providers() -> Providers:
-    """Each market's provider (mpesa.providers.registry): Kenya is Daraja, Tanzania Vodacom's OpenAPI."""
+    """Each market's provider (mpesa.providers.registry): Kenya is Daraja, Tanzania Vodacom's OpenAPI.
+    Each loads with its market's first request: a Kenyan payment never imports the OpenAPI client (nor
+    cryptography, which encrypts its session key)."""
     from mpesa.markets import Country
-    from mpesa.providers.daraja import DarajaProvider
-    from mpesa.providers.openapi import OpenApiProvider
     from mpesa.providers.registry import Providers
 
-    return Providers(
-        settings(),
-        {
-            Country.KE: lambda: DarajaProvider(settings(), stk=lambda: gateway(), b2c=lambda: b2c_gateway()),
-            Country.TZ: lambda: OpenApiProvider(settings(), lambda: openapi_gateway()),
-        },
-    )
+    return Providers(settings(), {Country.KE: _daraja_provider, Country.TZ: _openapi_provider})
+
+
+def _daraja_provider() -> Provider:
+    from mpesa.providers.daraja import DarajaProvider
+
+    return DarajaProvider(settings(), stk=lambda: gateway(), b2c=lambda: b2c_gateway())
+
+
+def _openapi_provider() -> Provider:
+    from mpesa.providers.openapi import OpenApiProvider
+
+    return OpenApiProvider(settings(), lambda: openapi_gateway())
 
 
 def b2c_gateway() -> B2cGateway:

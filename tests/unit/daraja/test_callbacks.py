@@ -5,10 +5,8 @@ from decimal import Decimal
 import pytest
 
 from mpesa.clock import NAIROBI
+from mpesa.daraja.acks import c2b_validation_accept, c2b_validation_reject, callback_ack
 from mpesa.daraja.callbacks import (
-    c2b_validation_accept,
-    c2b_validation_reject,
-    callback_ack,
     load_json,
     parse_async_result,
     parse_c2b_payload,

@@ -27,16 +27,16 @@ _EXPORTS = {
     "B2CResponse": "mpesa.daraja.models",
     "AsyncRequestResponse": "mpesa.daraja.models",
     "CallbackPayloadError": "mpesa.errors",
-    "StkCallback": "mpesa.daraja.callbacks",
-    "AsyncResult": "mpesa.daraja.callbacks",
-    "C2BPayload": "mpesa.daraja.callbacks",
-    "parse_stk_callback": "mpesa.daraja.callbacks",
-    "parse_async_result": "mpesa.daraja.callbacks",
-    "parse_queue_timeout": "mpesa.daraja.callbacks",
-    "parse_c2b_payload": "mpesa.daraja.callbacks",
-    "callback_ack": "mpesa.daraja.callbacks",
-    "c2b_validation_accept": "mpesa.daraja.callbacks",
-    "c2b_validation_reject": "mpesa.daraja.callbacks",
+    "StkCallback": "mpesa.daraja.callbacks.stk",
+    "AsyncResult": "mpesa.daraja.callbacks.results",
+    "C2BPayload": "mpesa.daraja.callbacks.c2b",
+    "parse_stk_callback": "mpesa.daraja.callbacks.stk",
+    "parse_async_result": "mpesa.daraja.callbacks.results",
+    "parse_queue_timeout": "mpesa.daraja.callbacks.results",
+    "parse_c2b_payload": "mpesa.daraja.callbacks.c2b",
+    "callback_ack": "mpesa.daraja.acks",
+    "c2b_validation_accept": "mpesa.daraja.acks",
+    "c2b_validation_reject": "mpesa.daraja.acks",
 }
 
 __all__ = [
@@ -66,19 +66,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mpesa.daraja.acks import c2b_validation_accept, c2b_validation_reject, callback_ack
     from mpesa.daraja.breaker import CircuitBreakerError
-    from mpesa.daraja.callbacks import (
-        AsyncResult,
-        C2BPayload,
-        StkCallback,
-        c2b_validation_accept,
-        c2b_validation_reject,
-        callback_ack,
-        parse_async_result,
-        parse_c2b_payload,
-        parse_queue_timeout,
-        parse_stk_callback,
-    )
+    from mpesa.daraja.callbacks.c2b import C2BPayload, parse_c2b_payload
+    from mpesa.daraja.callbacks.results import AsyncResult, parse_async_result, parse_queue_timeout
+    from mpesa.daraja.callbacks.stk import StkCallback, parse_stk_callback
     from mpesa.daraja.client import DarajaClient
     from mpesa.daraja.errors import (
         CircuitOpenError,

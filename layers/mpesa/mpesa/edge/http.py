@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
 
 from mpesa.clock import Deadline
 from mpesa.edge.body import json_body
 from mpesa.edge.callbacks import source_ip
 from mpesa.edge.observability import logger, metrics
-from mpesa.edge.webhook_docs import WebhookDoc
 from mpesa.errors import (
     CallbackPayloadError,
     CallbackRefusedError,
@@ -52,6 +50,11 @@ from mpesa.errors import (
     UnavailableError,
 )
 from mpesa.safe_json import JsonBodyError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from mpesa.edge.webhook_docs import WebhookDoc
 
 Route = Callable[..., Any]
 
@@ -101,6 +104,8 @@ class MpesaResolver(APIGatewayHttpResolver):
         self._webhooks: list[WebhookDoc] = []
 
     def webhook(self, rule: str, *, body: type[BaseModel] | None, summary: str) -> Callable[[Route], Route]:
+        from mpesa.edge.webhook_docs import WebhookDoc  # only webhook functions document any
+
         self._webhooks.append(WebhookDoc(rule, body, summary))
         return self.post(rule, include_in_schema=False)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 COMPONENTS_REF = "#/components/schemas/{model}"
 _PATH_PARAMETER = re.compile(r"<(\w+)>")

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT, Deadline, iso, now_utc
-from mpesa.daraja.callbacks import AsyncResult, parse_async_result, parse_queue_timeout
+from mpesa.daraja.callbacks.results import AsyncResult, parse_async_result, parse_queue_timeout
 from mpesa.daraja.errors import DarajaApiError
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, DarajaUnavailableError, InputError
 from mpesa.flows.b2c import urls

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from mpesa.clock import NAIROBI, TIMESTAMP_FORMAT, iso, now_utc
-from mpesa.daraja.callbacks import AsyncResult, parse_async_result, parse_queue_timeout
+from mpesa.daraja.callbacks.results import AsyncResult, parse_async_result, parse_queue_timeout
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, InputError
 from mpesa.flows.b2c.events import B2cEvents
 from mpesa.flows.b2c.outcomes import COMPLETED, STATUS_NOT_FOUND

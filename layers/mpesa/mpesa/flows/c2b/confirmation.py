@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mpesa.clock import iso, now_utc
-from mpesa.daraja.callbacks import C2BPayload, parse_c2b_payload
+from mpesa.daraja.callbacks.c2b import C2BPayload, parse_c2b_payload
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError
 from mpesa.flows.c2b.config import ValidationMode
 from mpesa.flows.c2b.events import MISMATCH, payment_view

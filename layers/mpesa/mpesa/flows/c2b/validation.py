@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from mpesa.clock import iso, now_utc
-from mpesa.daraja.callbacks import C2BPayload, C2BRejectCode, c2b_validation_accept, c2b_validation_reject
+from mpesa.daraja.acks import C2BRejectCode, c2b_validation_accept, c2b_validation_reject
+from mpesa.daraja.callbacks.c2b import C2BPayload
 from mpesa.errors import InputError
 from mpesa.flows.c2b.config import C2BConfig, OnError, ValidationMode
 from mpesa.flows.c2b.model import ExpectedPayment, ValidationRecord, normalise_reference

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from mpesa.daraja.callbacks import StkCallback, parse_stk_callback
+from mpesa.daraja.callbacks.stk import StkCallback, parse_stk_callback
 from mpesa.errors import CallbackPayloadError, CallbackRefusedError, TooManyCallbacksError
 from mpesa.flows.stk.events import StkEvents
 from mpesa.flows.stk.ports import StkDeps

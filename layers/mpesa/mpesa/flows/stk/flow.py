@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mpesa.clock import Deadline
-from mpesa.daraja.callbacks import StkCallback
+from mpesa.daraja.callbacks.stk import StkCallback
 from mpesa.flows.stk.callbacks import StkCallbacks
 from mpesa.flows.stk.initiate import StkInitiation
 from mpesa.flows.stk.outcomes import Initiation, QueryResult, ResolveStep
