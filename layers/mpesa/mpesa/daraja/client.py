@@ -35,7 +35,8 @@ from mpesa.daraja.pipeline import (
 )
 from mpesa.daraja.tokens import DynamoTokenStore, TokenProvider, token_cache_key
 from mpesa.daraja.urls import validate_callback_url
-from mpesa.errors import ConfigurationError, InputError
+from mpesa.errors import ConfigurationError
+from mpesa.request_models import build_request
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,23 +59,6 @@ if TYPE_CHECKING:
     from mpesa.settings import MpesaSettings
 
 log = logging.getLogger(__name__)
-
-
-def _build[R: DarajaRequest](model: type[R], values: dict[str, Any], renamed: dict[str, str] | None = None) -> R:
-    """The request model, or InputError naming the first offending field by the caller's name
-    (our snake_case name, or `renamed[name]` for fields derived from another argument)."""
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        error = exc.errors(include_input=False, include_url=False)[0]
-        field = "request"
-        if error["loc"]:
-            wire = str(error["loc"][0])
-            field = next((name for name, f in model.model_fields.items() if f.alias == wire), wire)
-            field = (renamed or {}).get(field, field)
-        raise InputError(field, error["msg"]) from None
 
 
 class DarajaClient:
@@ -188,7 +172,7 @@ class DarajaClient:
             if s.till_number is None:
                 raise ConfigurationError({"MPESA_TILL_NUMBER": "is required for CustomerBuyGoodsOnline"})
             party_b = s.till_number
-        request = _build(
+        request = build_request(
             StkPushRequest,
             {
                 "business_short_code": s.business_short_code,
@@ -218,7 +202,7 @@ class DarajaClient:
 
         s = self.settings
         password, timestamp = self._password()
-        request = _build(
+        request = build_request(
             StkQueryRequest,
             {
                 "business_short_code": s.business_short_code,
@@ -259,7 +243,7 @@ class DarajaClient:
 
         ocid = originator_conversation_id or str(uuid.uuid4())
         initiator, credential = self._initiator()
-        request = _build(
+        request = build_request(
             B2CRequest,
             {
                 "originator_conversation_id": ocid,
@@ -307,7 +291,7 @@ class DarajaClient:
         from mpesa.daraja.models import C2BRegisterUrlRequest, C2BRegisterUrlResponse
 
         endpoint = c2b_register_endpoint(self.settings.c2b_api_version)
-        request = _build(
+        request = build_request(
             C2BRegisterUrlRequest,
             {
                 "short_code": short_code or self.settings.business_short_code,
@@ -337,7 +321,7 @@ class DarajaClient:
         if not self.settings.is_sandbox:
             raise ConfigurationError({"MPESA_ENVIRONMENT": "C2B simulate exists only in the sandbox"})
         endpoint = c2b_simulate_endpoint(self.settings.c2b_api_version)
-        request = _build(
+        request = build_request(
             C2BSimulateRequest,
             {
                 "short_code": short_code or self.settings.business_short_code,
@@ -369,7 +353,7 @@ class DarajaClient:
         from mpesa.daraja.models import TransactionStatusRequest
 
         initiator, credential = self._initiator()
-        request = _build(
+        request = build_request(
             TransactionStatusRequest,
             {
                 "initiator": initiator,
@@ -400,7 +384,7 @@ class DarajaClient:
         from mpesa.daraja.models import AccountBalanceRequest
 
         initiator, credential = self._initiator()
-        request = _build(
+        request = build_request(
             AccountBalanceRequest,
             {
                 "initiator": initiator,
@@ -430,7 +414,7 @@ class DarajaClient:
         from mpesa.daraja.models import ReversalRequest
 
         initiator, credential = self._initiator()
-        request = _build(
+        request = build_request(
             ReversalRequest,
             {
                 "initiator": initiator,

@@ -17,8 +17,6 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from mpesa.clock import SYSTEM_CLOCK, Clock, Deadline
 from mpesa.daraja.aws import dynamodb_client, state_table_name
 from mpesa.daraja.breaker import TRIAL_SECONDS, TRIAL_SLACK_SECONDS, CircuitBreaker, DynamoBreakerStore
@@ -32,7 +30,6 @@ from mpesa.openapi.errors import (
 from mpesa.openapi.models import (
     B2CRequest,
     C2BSingleStageRequest,
-    OpenApiRequest,
     QueryTransactionStatusRequest,
     ReversalRequest,
     TransactionAnswer,
@@ -42,6 +39,7 @@ from mpesa.openapi.models import (
 from mpesa.openapi.operations import B2C_PAYMENT, C2B_SINGLE_STAGE, QUERY_TRANSACTION_STATUS, REVERSAL, Operation
 from mpesa.openapi.pipeline import DEFAULT_BUDGET_S, OpenApiPipeline
 from mpesa.openapi.sessions import DynamoSessionStore, SessionProvider, session_cache_key
+from mpesa.request_models import build_request
 from mpesa.settings import MpesaSettings, OpenApiSettings, load_settings
 
 if TYPE_CHECKING:
@@ -77,20 +75,6 @@ def openapi_breaker(
     )
     store = DynamoBreakerStore(table_name, client) if table_name and client is not None else None
     return CircuitBreaker(f"openapi-{settings.market}", store=store, trial_seconds=trial_s, clock=clock.now)
-
-
-def _build[R: OpenApiRequest](model: type[R], values: dict[str, Any], renamed: dict[str, str] | None = None) -> R:
-    """The request model, or InputError naming the first offending field by the caller's name."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        error = exc.errors(include_input=False, include_url=False)[0]
-        field = "request"
-        if error["loc"]:
-            wire = str(error["loc"][0])
-            field = next((name for name, f in model.model_fields.items() if f.alias == wire), wire)
-            field = (renamed or {}).get(field, field)
-        raise InputError(field, error["msg"]) from None
 
 
 class OpenApiClient:
@@ -211,7 +195,7 @@ class OpenApiClient:
         resolve it with `query_transaction_status(third_party_conversation_id)`, never by sending again.
         """
         s = self.settings
-        request = _build(
+        request = build_request(
             C2BSingleStageRequest,
             {
                 "amount": self._amount(amount),
@@ -242,7 +226,7 @@ class OpenApiClient:
         (INS-2006 insufficient balance, ...), OpenApiOutcomeUnknownError when it may have been:
         resolve it by query. A repeated ThirdPartyConversationID is OpenApiDuplicateError (query the first)."""
         s = self.settings
-        request = _build(
+        request = build_request(
             B2CRequest,
             {
                 "amount": self._amount(amount),
@@ -270,7 +254,7 @@ class OpenApiClient:
         """Reverse a completed transaction (its TransactionID) for `amount`. Moves money: sent once;
         the answer's `transaction_id` is the reversal's own."""
         s = self.settings
-        request = _build(
+        request = build_request(
             ReversalRequest,
             {
                 "reversal_amount": self._amount(amount),
@@ -304,7 +288,7 @@ class OpenApiClient:
         """
         own_id = third_party_conversation_id or new_conversation_id()
         s = self.settings
-        request = _build(
+        request = build_request(
             QueryTransactionStatusRequest,
             {
                 "query_reference": query_reference,
