@@ -1,7 +1,8 @@
-"""Scheduled (EventBridge, every few minutes): the safety net behind every flow's timeout handling.
+"""Scheduled (EventBridge, every minute): every payment's timer and the safety net behind the flows.
 
-Re-sends the events the outbox still owes, resolves records whose timeout flow never ran or failed
-(STK query, else UNKNOWN), and keeps asking about UNKNOWN ones so reconciliation has less to do.
+Checks each record once its callback's or Result's wait is over (a query; a timeout flow only for those
+still pending), re-sends the events the outbox still owes, resolves records whose timeout flow never
+ran or failed, and keeps asking about UNKNOWN ones so reconciliation has less to do.
 """
 
 from typing import Any
@@ -21,5 +22,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         metrics.add_metric(name=f"Sweep_{name}", unit=MetricUnit.Count, value=value)
     if counts.get("marked_unknown"):
         metrics.add_metric(name="PaymentUnknown", unit=MetricUnit.Count, value=counts["marked_unknown"])
-    logger.info("sweep finished", extra=counts)
+    # A run that found nothing to do (most of them: it runs every minute) is not worth a log line.
+    (logger.info if counts else logger.debug)("sweep finished", extra=counts)
     return counts
