@@ -267,6 +267,20 @@ def test_an_old_unacknowledged_payout_is_not_resent_but_asked_about(flow):
     assert Flag.OUTCOME_UNKNOWN_AT_INITIATION.value in flow.record().flags
 
 
+def test_an_accepted_payout_is_answered_from_the_write_that_stores_its_conversation_id(flow, monkeypatch):
+    reads: list[str] = []
+    real_get = flow.store.get
+
+    def counted(transaction_id):
+        reads.append(transaction_id)
+        return real_get(transaction_id)
+
+    monkeypatch.setattr(flow.store, "get", counted)
+    result = flow.pay()
+    assert result.record.ref(Ref.CONVERSATION_ID) == "AG_20261126_00000000000000000001"
+    assert reads == [payout_id_for("key-1")]  # the replay check only: attach_refs returns the record
+
+
 def test_bookkeeping_failures_after_the_call_still_answer_202(flow, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("DynamoDB throttled")

@@ -136,20 +136,19 @@ class PayoutInitiation:
         return Initiation(self._current(payout_id), Upstream.ACCEPTED)
 
     def _accepted(self, payout_id: str, refs: Mapping[Ref, str]) -> Initiation:
-        if refs:
-            for attempt in (1, 2):  # one more try on a transient error: the flow can query by OCID anyway
-                try:
-                    self._deps.store.attach_refs(payout_id, refs)
-                    break
-                except RefMismatchError:
-                    logger.error("the Result and the answer disagree on ConversationID; flagged for review")
-                    break
-                except Exception:  # the Result URL names the payout, so a Result still settles it
-                    logger.exception("could not store the ConversationID", extra={"attempt": attempt})
-        else:
+        if not refs:
             logger.info("Daraja had this OriginatorConversationID already: accepted earlier, not paid twice")
+            return Initiation(self._current(payout_id), Upstream.ACCEPTED)
+        for attempt in (1, 2):  # one more try on a transient error: the flow can query by OCID anyway
+            try:  # the write returns the record as stored (ReturnValues ALL_NEW): no second read
+                return Initiation(self._deps.store.attach_refs(payout_id, refs), Upstream.ACCEPTED)
+            except RefMismatchError:
+                logger.error("the Result and the answer disagree on ConversationID; flagged for review")
+                break
+            except Exception:  # the Result URL names the payout, so a Result still settles it
+                logger.exception("could not store the ConversationID", extra={"attempt": attempt})
         record = self._current(payout_id)
-        if refs and record.ref(Ref.CONVERSATION_ID) is None:
+        if record.ref(Ref.CONVERSATION_ID) is None:
             record = replace(record, refs={**record.refs, **refs})
         return Initiation(record, Upstream.ACCEPTED)
 
