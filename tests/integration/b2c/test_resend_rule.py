@@ -11,6 +11,7 @@ from tests.support.b2c import (
     B2C_PATH,
     STATUS_PATH,
     events_of,
+    items,
     paid,
     pay,
     payout,
@@ -18,7 +19,7 @@ from tests.support.b2c import (
     payout_requests,
     settled,
 )
-from tests.support.stack import control, inject_fault, simulator_requests, wait_for
+from tests.support.stack import clear_faults, control, inject_fault, simulator_requests, wait_for
 
 ORIGINAL_GATEWAY = runtime.b2c_gateway
 
@@ -110,6 +111,73 @@ def test_a_crash_after_the_call_is_resent_with_the_same_ocid_and_daraja_refuses_
     runtime.b2c_payouts().resolve(accepted["payout_id"], 0, 3)  # Transaction Status tells the outcome
     assert settled(handlers, accepted["payout_id"])["status"] == "SUCCESS"
     assert len(paid(simulator)) == 1
+
+
+def crashed_after_sending(handlers, simulator, monkeypatch) -> str:
+    """A first request Daraja accepts (and pays) whose answer and Result are both lost: the record stays
+    PENDING with no ConversationID and no unknown-outcome flag. Returns the request key, aged past 30 s."""
+    real = runtime.daraja()
+
+    class DiesAfterSending:
+        def b2c_payment(self, **kwargs):
+            real.b2c_payment(**kwargs)
+            raise RuntimeError("the container died after the request left")
+
+    monkeypatch.setattr(runtime, "b2c_gateway", DiesAfterSending)
+    simulator.configure(callback_mode="drop")
+    key = uuid.uuid4().hex
+    with pytest.raises(RuntimeError):
+        pay(handlers, payout_body(), key=key)
+    wait_for(lambda: control(simulator, "GET", "callbacks?kind=b2c_result"))
+    monkeypatch.setattr(runtime, "b2c_gateway", ORIGINAL_GATEWAY)
+    simulator.configure(callback_mode="normal")
+    age(key_payout(key), seconds=31)
+    return key
+
+
+def breaker_open(simulator, monkeypatch):
+    from mpesa.daraja.breaker import CircuitBreakerError
+    from mpesa.daraja.errors import CircuitOpenError
+
+    class BreakerOpen:
+        def b2c_payment(self, **kwargs):
+            raise CircuitOpenError("b2c_payment", CircuitBreakerError("daraja", 30.0))
+
+    monkeypatch.setattr(runtime, "b2c_gateway", BreakerOpen)
+
+
+def spike_arrest(simulator, monkeypatch):
+    inject_fault(simulator, path=B2C_PATH, kind="status", status=429, count=10)  # every attempt of the call
+
+
+@pytest.mark.parametrize("resend_fails", [breaker_open, spike_arrest], ids=["not-sent", "spike-arrest"])
+def test_a_resend_that_fails_never_leads_to_a_second_payout(stack, handlers, simulator, monkeypatch, resend_fails):
+    """Regression: the re-sent copy's failure (not sent, or refused other than as a duplicate) once
+    settled the payout FAILED (NOT_SENT: replaceable), gave its budget back and answered 503, and the
+    caller's next retry paid the recipient again under a new OCID. It is an unknown outcome now."""
+    key = crashed_after_sending(handlers, simulator, monkeypatch)
+    resend_fails(simulator, monkeypatch)
+    code, answer = pay(handlers, payout_body(), key=key)
+    assert (code, answer["status"]) == (202, "PENDING"), answer  # not 503 "nothing was sent", not a refusal
+    assert "Do not retry with a new Idempotency-Key" in answer["detail"]
+    monkeypatch.setattr(runtime, "b2c_gateway", ORIGINAL_GATEWAY)
+    clear_faults(simulator)
+    payout_id = answer["payout_id"]
+    for _ in range(2):  # the caller retries with the same key, still inside RESEND_WINDOW
+        code, again = pay(handlers, payout_body(), key=key)
+        assert (code, again["payout_id"], again["status"]) == (202, payout_id, "PENDING"), again
+    record = payout(handlers, payout_id)[1]
+    assert "OUTCOME_UNKNOWN_AT_INITIATION" in record["flags"]
+    ocids = {r["body"]["OriginatorConversationID"] for r in payout_requests(simulator)}
+    assert ocids == {answer["originator_conversation_id"]}  # never a second OCID
+    assert len(paid(simulator)) == 1  # one payout to the recipient
+    (hold,) = items("b2c_budget_hold")
+    assert hold["released"] is False  # the budget is kept: the money may have moved
+    runtime.b2c_payouts().resolve(payout_id, 0, 3)  # Transaction Status tells the first request's outcome
+    done = settled(handlers, payout_id)
+    assert (done["status"], done["settled_by"]) == ("SUCCESS", "query")
+    assert len(paid(simulator)) == 1
+    assert wait_for(lambda: events_of(stack, payout_id)) == ["payout.succeeded"]  # never payout.failed
 
 
 def test_daraja_refuses_any_request_reusing_an_ocid(stack, handlers, simulator):

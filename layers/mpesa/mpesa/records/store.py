@@ -74,7 +74,8 @@ class RecordStore(Protocol):
         ...
 
     def attach_refs(self, transaction_id: str, refs: Mapping[Ref, str]) -> Record:
-        """Store M-Pesa's identifiers; RefMismatchError (and the record flagged) if one differs."""
+        """Store M-Pesa's identifiers and return the record as stored; RefMismatchError (and the record
+        flagged) if one differs."""
         ...
 
     def settle(self, transaction_id: str, settlement: Settlement) -> SettleResult:

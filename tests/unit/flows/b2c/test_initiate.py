@@ -6,11 +6,19 @@ from typing import Any
 import pytest
 
 from mpesa.clock import iso, now_utc
-from mpesa.daraja.errors import DarajaApiError, DarajaTransportError, OutcomeUnknownError
+from mpesa.daraja.breaker import CircuitBreakerError
+from mpesa.daraja.errors import (
+    CircuitOpenError,
+    DarajaApiError,
+    DarajaTransportError,
+    DeadlineExceededError,
+    OutcomeUnknownError,
+    TokenUnavailableError,
+)
 from mpesa.errors import ConflictError, LimitExceededError, NotPermittedError, RequestInProgressError
 from mpesa.flows.b2c import Upstream, initiation_answer, payout_id_for
 from mpesa.records import NOT_SENT, Flag, Ref, SettledBy, Status
-from tests.unit.flows.b2c.conftest import PHONE, request
+from tests.unit.flows.b2c.conftest import PHONE, request, status_result
 
 
 def test_the_originator_conversation_id_is_stored_before_the_call_and_sent(flow):
@@ -147,6 +155,103 @@ def test_a_resend_that_daraja_already_had_is_accepted_earlier_not_paid_twice(flo
     assert flow.starter.started == []  # the sweep's check starts Transaction Status after the Result's wait
 
 
+def paid_then_died(flow):
+    """The first request reaches Daraja (which accepts it and will pay) and the Lambda dies before the
+    answer is stored: the record is PENDING with no ConversationID and no unknown-outcome flag."""
+    real = flow.gateway.b2c_payment
+
+    def sent_then_died(**kwargs):
+        real(**kwargs)
+        raise RuntimeError("the container died after the request")
+
+    flow.gateway.b2c_payment = sent_then_died
+    with pytest.raises(RuntimeError):
+        flow.pay()
+    flow.gateway.b2c_payment = real
+    stored = flow.record()
+    assert (stored.status, stored.ref(Ref.CONVERSATION_ID), stored.flags) == (Status.PENDING, None, ())
+    aged(flow, stored.transaction_id)
+    return stored
+
+
+RESEND_NOT_SENT = [
+    pytest.param(DarajaTransportError("b2c_payment", "connection refused", request_sent=False), id="refused"),
+    pytest.param(CircuitOpenError("b2c_payment", CircuitBreakerError("daraja", 30.0)), id="breaker-open"),
+    pytest.param(TokenUnavailableError("b2c_payment", "no token"), id="no-token"),
+    pytest.param(DeadlineExceededError("b2c_payment", "too little time left"), id="no-time"),
+]
+RESEND_REFUSED = [
+    pytest.param(DarajaApiError("b2c_payment", 429, "500.003.02", "Spike arrest violation"), id="spike-arrest-429"),
+    pytest.param(DarajaApiError("b2c_payment", 500, "500.003.03", "Quota violation"), id="quota"),
+    pytest.param(DarajaApiError("b2c_payment", 400, "400.002.02", "Bad Request - Invalid PartyB"), id="400"),
+]
+
+
+@pytest.mark.parametrize("failure", [*RESEND_NOT_SENT, *RESEND_REFUSED])
+def test_a_resend_that_fails_settles_nothing_and_never_sends_a_new_ocid(flow, failure):
+    """Regression: "not sent" or "refused" describes only the re-sent copy, never the crashed first
+    request, which Daraja accepted. Settling FAILED/NOT_SENT made the record replaceable, and the next
+    replay paid the recipient a second time under a new OCID."""
+    stored = paid_then_died(flow)
+    ocid = stored.ref(Ref.ORIGINATOR_CONVERSATION_ID)
+    assert flow.budgets.total("shortcode") == 500
+    flow.gateway.payout_answers.append(failure)
+    result = flow.pay()  # the replay re-sends the same OCID (rule 3), and that copy fails
+    assert result.upstream is Upstream.UNKNOWN
+    code, body, _ = initiation_answer(result)
+    assert code == 202
+    assert "Do not retry with a new Idempotency-Key" in body["detail"]
+    record = flow.record()
+    assert record.status is Status.PENDING
+    assert record.result_code != NOT_SENT
+    assert Flag.OUTCOME_UNKNOWN_AT_INITIATION.value in record.flags  # Transaction Status settles it
+    assert flow.budgets.total("shortcode") == 500  # the budget is kept: the money may have moved
+    assert flow.budgets.total("recipient") == 500
+    assert flow.publisher.published == []  # no payout.failed for a payout that may be paid
+    sends = len(flow.gateway.payouts)
+    for _ in range(2):  # further replays, still inside the window: answered from the record, never sent
+        assert flow.pay().upstream is Upstream.UNKNOWN
+    assert len(flow.gateway.payouts) == sends == 2
+    assert {p["originator_conversation_id"] for p in flow.gateway.payouts} == {ocid}  # never a second OCID
+    assert flow.budgets.total("shortcode") == 500
+
+
+def test_a_resend_that_cannot_be_built_settles_nothing(flow, monkeypatch):
+    """A configuration error on the re-send raises as before, but the payout is not failed or freed."""
+    from mpesa.errors import ConfigurationError
+
+    stored = paid_then_died(flow)
+    flow.gateway.payout_answers.append(ConfigurationError({"MPESA_B2C_SHORT_CODE": "is required"}))
+    with pytest.raises(ConfigurationError):
+        flow.pay()
+    record = flow.record()
+    assert record.status is Status.PENDING
+    assert Flag.OUTCOME_UNKNOWN_AT_INITIATION.value in record.flags
+    assert flow.budgets.total("shortcode") == 500
+    assert flow.pay().upstream is Upstream.UNKNOWN
+    assert {p["originator_conversation_id"] for p in flow.gateway.payouts} == {
+        stored.ref(Ref.ORIGINATOR_CONVERSATION_ID)
+    }
+
+
+def test_a_resent_payout_left_unknown_is_settled_by_transaction_status(flow):
+    """The unknown outcome after a failed re-send is not stranded: the sweep's Transaction Status settles it."""
+    stored = paid_then_died(flow)
+    flow.gateway.payout_answers.append(DarajaApiError("b2c_payment", 429, "500.003.02", "Spike arrest violation"))
+    assert flow.pay().upstream is Upstream.UNKNOWN
+    step = flow.payouts.resolve(stored.transaction_id, 0, 3)
+    assert (step.status, step.attempt) == (Status.PENDING, 1)
+    (query,) = flow.gateway.status_queries
+    assert query["originator_conversation_id"] == stored.ref(Ref.ORIGINATOR_CONVERSATION_ID)
+    answer = status_result(flow.record())  # Completed: the first request paid
+    flow.payouts.receive_status_result(answer, source_ip="", source_allowed=True, payout_id=stored.transaction_id)
+    record = flow.record()
+    assert (record.status, record.settled_by) == (Status.SUCCESS, SettledBy.QUERY)
+    assert flow.budgets.total("shortcode") == 500
+    assert flow.publisher.types() == ["payout.succeeded"]
+    assert len(flow.gateway.payouts) == 2  # the crashed request and its one re-sent copy, same OCID
+
+
 def test_an_old_unacknowledged_payout_is_not_resent_but_asked_about(flow):
     flow.gateway.payout_answers.append(RuntimeError("the container died"))
     with pytest.raises(RuntimeError):
@@ -160,6 +265,20 @@ def test_an_old_unacknowledged_payout_is_not_resent_but_asked_about(flow):
     assert result.upstream is Upstream.UNKNOWN
     assert len(flow.gateway.payouts) == 1
     assert Flag.OUTCOME_UNKNOWN_AT_INITIATION.value in flow.record().flags
+
+
+def test_an_accepted_payout_is_answered_from_the_write_that_stores_its_conversation_id(flow, monkeypatch):
+    reads: list[str] = []
+    real_get = flow.store.get
+
+    def counted(transaction_id):
+        reads.append(transaction_id)
+        return real_get(transaction_id)
+
+    monkeypatch.setattr(flow.store, "get", counted)
+    result = flow.pay()
+    assert result.record.ref(Ref.CONVERSATION_ID) == "AG_20261126_00000000000000000001"
+    assert reads == [payout_id_for("key-1")]  # the replay check only: attach_refs returns the record
 
 
 def test_bookkeeping_failures_after_the_call_still_answer_202(flow, monkeypatch):

@@ -202,3 +202,36 @@ def test_a_ugandan_payout_is_never_recorded(tz):
         tz.pay(country="UG", msisdn="256772123456", amount=1000)
     assert refused.value.field == "country"
     assert tz.store.due("b2c", now_utc() + timedelta(days=1)) == []
+
+
+def test_a_claimed_replay_that_is_not_sent_fails_truthfully_since_nothing_ever_left(tz):
+    """Unlike Kenya's re-send, a Tanzanian replay sends only a payout whose send was never claimed: no
+    earlier request can have left, so "not sent" is the payout's whole story (FAILED NOT_SENT, budget
+    back) and a further replay is a new request, paid once."""
+    caller_id = "c" * 32
+    payout_id = payout_id_for("tz-key-3")
+    tz.store.create_pending(
+        NewRecord(
+            kind=Kind.B2C,
+            transaction_id=payout_id,
+            country="TZ",
+            currency="TZS",
+            amount=2500,
+            msisdn=PHONE,
+            details={"command_id": "BusinessPayment", "remarks": "Refund for order 9"},
+            next_check_at=now_utc(),
+            refs={Ref.THIRD_PARTY_CONVERSATION_ID: caller_id},
+        )
+    )
+    entry = tz.store._entries[payout_id]  # the first request died between the record and the claim
+    entry.record = replace(entry.record, created_at=iso(now_utc() - timedelta(seconds=31)))
+    tz.openapi.payout_answers.append(OpenApiNotSentError("b2c_payment", "connection refused"))
+    assert tz.pay("tz-key-3").upstream is Upstream.NOT_SENT
+    assert (tz.record("tz-key-3").status, tz.record("tz-key-3").send_claimed_at is not None) == (Status.FAILED, True)
+    assert tz.pay("tz-key-3").upstream is Upstream.ACCEPTED
+    sent = [p["third_party_conversation_id"] for p in tz.openapi.payouts]
+    assert sent[0] == caller_id
+    assert len(sent) == 2
+    assert sent[1] != caller_id
+    assert tz.pay("tz-key-3").upstream is Upstream.ACCEPTED
+    assert len(tz.openapi.payouts) == 2

@@ -96,15 +96,22 @@ class PayoutInitiation:
 
     # --- the request -------------------------------------------------------------------------
 
-    def _send(self, record: Record, request: PayoutRequest, deadline: Deadline | None) -> Initiation:
+    def _send(
+        self, record: Record, request: PayoutRequest, deadline: Deadline | None, *, resend: bool = False
+    ) -> Initiation:
+        """Send the payout request and act on the answer. `resend`: this is the one re-send of a payout
+        whose first request may have left before a crash (rule 3): "not sent" or "refused" then describes
+        only this copy, never the first request, so it settles nothing (see `_resend_inconclusive`)."""
         deps = self._deps
         payout_id = record.transaction_id
         replies = urls.PayoutUrls(deps.settings, payout_id)
         try:
             outcome = deps.provider(record.country).payout(record, request, replies=replies, deadline=deadline)
         except (ConfigurationError, InputError):
-            # Nothing was sent (the request could not even be built): give the budget back, then report.
-            self._not_sent(payout_id, None)
+            if resend:  # this copy could not be built; the first request may still have paid
+                self._resend_inconclusive(payout_id, "the re-sent request could not be built")
+            else:  # nothing was sent (the request could not even be built): give the budget back, then report
+                self._not_sent(payout_id, None)
             raise
         match outcome:
             case Accepted(refs=refs, settlement=paid):
@@ -113,6 +120,10 @@ class PayoutInitiation:
                 if refs:  # the provider's ID of the request, for a person looking it up
                     _guarded(self._deps.store.attach_refs, payout_id, refs)
                 return self._outcome_unknown(payout_id, reason)
+            case Refused(code=code, description=description) if resend:
+                return self._resend_inconclusive(payout_id, f"the re-sent copy was refused: {code} {description}")
+            case NotSent(reason=reason) if resend:
+                return self._resend_inconclusive(payout_id, f"the re-sent copy was not sent: {reason}")
             case Refused() as refused:
                 return self._rejected(payout_id, refused)
             case NotSent() as not_sent:
@@ -125,20 +136,19 @@ class PayoutInitiation:
         return Initiation(self._current(payout_id), Upstream.ACCEPTED)
 
     def _accepted(self, payout_id: str, refs: Mapping[Ref, str]) -> Initiation:
-        if refs:
-            for attempt in (1, 2):  # one more try on a transient error: the flow can query by OCID anyway
-                try:
-                    self._deps.store.attach_refs(payout_id, refs)
-                    break
-                except RefMismatchError:
-                    logger.error("the Result and the answer disagree on ConversationID; flagged for review")
-                    break
-                except Exception:  # the Result URL names the payout, so a Result still settles it
-                    logger.exception("could not store the ConversationID", extra={"attempt": attempt})
-        else:
+        if not refs:
             logger.info("Daraja had this OriginatorConversationID already: accepted earlier, not paid twice")
+            return Initiation(self._current(payout_id), Upstream.ACCEPTED)
+        for attempt in (1, 2):  # one more try on a transient error: the flow can query by OCID anyway
+            try:  # the write returns the record as stored (ReturnValues ALL_NEW): no second read
+                return Initiation(self._deps.store.attach_refs(payout_id, refs), Upstream.ACCEPTED)
+            except RefMismatchError:
+                logger.error("the Result and the answer disagree on ConversationID; flagged for review")
+                break
+            except Exception:  # the Result URL names the payout, so a Result still settles it
+                logger.exception("could not store the ConversationID", extra={"attempt": attempt})
         record = self._current(payout_id)
-        if refs and record.ref(Ref.CONVERSATION_ID) is None:
+        if record.ref(Ref.CONVERSATION_ID) is None:
             record = replace(record, refs={**record.refs, **refs})
         return Initiation(record, Upstream.ACCEPTED)
 
@@ -147,6 +157,14 @@ class PayoutInitiation:
         logger.warning("payout outcome unknown; not re-sent, Transaction Status will tell", extra={"error": why})
         _guarded(self._deps.store.flag, payout_id, Flag.OUTCOME_UNKNOWN_AT_INITIATION)
         return Initiation(self._current(payout_id), Upstream.UNKNOWN)
+
+    def _resend_inconclusive(self, payout_id: str, why: str) -> Initiation:
+        """The re-sent copy never reached Daraja, or was refused for a reason other than the duplicate
+        answer (spike arrest, quota, ...): that says nothing of the first request, which may have paid. So
+        the payout is neither failed nor replaceable (a new OCID could pay twice) and keeps its budget: its
+        outcome is unknown (rule 2), never sent again, and Transaction Status by our OCID settles it."""
+        logger.warning("re-sent payout copy inconclusive; the first request may have paid", extra={"error": why})
+        return self._outcome_unknown(payout_id, why)
 
     def _rejected(self, payout_id: str, refused: Refused) -> Initiation:
         logger.info("payout refused by M-Pesa", extra={"error_code": refused.code})
@@ -178,8 +196,10 @@ class PayoutInitiation:
         if _may_resend(record, now_utc()):
             # We cannot tell whether our request left before the crash: re-send it with the same OCID. If it
             # did leave, Daraja refuses the copy (500.002.1001, "accepted earlier") and nothing is paid twice.
+            # A copy not sent, or refused other than as a duplicate, proves nothing about the first request:
+            # the payout's outcome is then unknown, never failed (`_resend_inconclusive`).
             logger.warning("payout never acknowledged; re-sent with the same OriginatorConversationID")
-            return self._send(record, request, deadline)
+            return self._send(record, request, deadline, resend=True)
         if _never_claimed(record) and self._deps.store.claim_send(record.transaction_id):
             # A provider without a duplicate check: the send was never claimed, so it never left. Now ours.
             logger.warning("payout never sent before; sent now, once")

@@ -60,8 +60,8 @@ def initiation_answer(result: Initiation) -> tuple[int, dict[str, Any], dict[str
         return 202, body, {}
     if result.upstream is Upstream.UNKNOWN:
         body["detail"] = (
-            "M-Pesa did not answer in time. The payout was not re-sent; Transaction Status will tell its "
-            "outcome. Do not retry with a new Idempotency-Key."
+            "M-Pesa's answer to this payout is not known (none came in time, or it was lost). The payout is "
+            "not re-sent; Transaction Status will tell its outcome. Do not retry with a new Idempotency-Key."
         )
         return 202, body, {}
     status, fields, headers = refusal_answer(record.result_code or "", record.result_desc or "")
