@@ -9,7 +9,7 @@ import hashlib
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from mpesa.clock import NAIROBI, Deadline, iso, now_utc
@@ -59,10 +59,8 @@ from mpesa.records.balances import BalanceReport, BalanceRequest
 from mpesa.records.budgets import Reservation, Reserved
 from mpesa.records.items import record_from_item
 from mpesa.records.outbox import Outbox
-from mpesa.records.store import RecordPage
+from mpesa.records.store import OUTBOX_GRACE, RecordPage
 from mpesa.settings import MpesaSettings
-
-OUTBOX_GRACE = timedelta(minutes=2)
 
 
 @dataclass

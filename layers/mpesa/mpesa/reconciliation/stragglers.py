@@ -25,13 +25,12 @@ from typing import Protocol
 from mpesa.clock import Deadline
 from mpesa.records.model import NOT_SENT, Kind, Record, Status
 from mpesa.records.outbox import Outbox
-from mpesa.records.store import RecordStore
+from mpesa.records.store import OUTBOX_GRACE, RecordStore
 from mpesa.telemetry import logger
 
 MAX_SPAN = timedelta(minutes=30)  # a run catches up at most this much of a flow's backlog
 FIRST_LOOKBACK = MAX_SPAN  # where a flow's very first pass starts (older records: the daily run has them)
-STEP_RESERVE_S = 25.0  # one check's worst case: leave the rest for the next run
-OUTBOX_GRACE = timedelta(minutes=2)  # a settlement younger than this may still be announcing itself
+STEP_RESERVE_S = 25.0  # one check's (or query's) worst case: leave the rest for the next run
 PERSIST_EVERY = timedelta(minutes=5)  # how often a warm container stores a watermark it moved
 
 

@@ -15,12 +15,10 @@ from datetime import datetime
 from typing import Protocol
 
 from mpesa.clock import Deadline
-from mpesa.reconciliation.stragglers import StragglerPass
+from mpesa.reconciliation.stragglers import STEP_RESERVE_S, StragglerPass
 from mpesa.records.model import Kind, Record
 from mpesa.records.outbox import Outbox
 from mpesa.records.store import RecordStore
-
-STEP_RESERVE_S = 25.0  # one query's worst case: leave the rest for the next run
 
 
 class DueResolver(Protocol):
