@@ -168,3 +168,16 @@ def test_an_answer_about_another_payment_is_flagged_and_leaves_the_record_open(f
     assert (step.settled, step.status) == (False, Status.PENDING)
     assert flow.store.get(pending.transaction_id).flags == (Flag.ANSWER_MISMATCH.value,)
     assert flow.publisher.published == []
+
+
+def test_a_payment_settled_between_the_query_and_marking_it_unknown_is_not_counted_unknown(flow, pending):
+    """The sweep counts `marked_unknown` (the PaymentUnknown alarm) only when its write made the record
+    UNKNOWN: a callback that settled it meanwhile leaves nothing unknown."""
+    from tests.support.stk import stk_callback
+
+    stale = flow.store.get(pending.transaction_id)  # what the sweep's due read returned
+    payload = stk_callback(pending.checkout_request_id)
+    flow.payments.apply_callback(parse_stk_callback(json.dumps(payload)), transaction_id=pending.transaction_id)
+    assert flow.payments.resolution.resolve_due(stale, now_utc() + LATER, None) == ["resolved"]
+    assert flow.store.get(pending.transaction_id).status is Status.SUCCESS
+    assert flow.publisher.types() == ["payment.succeeded"]
