@@ -181,3 +181,16 @@ def test_a_payment_settled_between_the_query_and_marking_it_unknown_is_not_count
     assert flow.payments.resolution.resolve_due(stale, now_utc() + LATER, None) == ["resolved"]
     assert flow.store.get(pending.transaction_id).status is Status.SUCCESS
     assert flow.publisher.types() == ["payment.succeeded"]
+
+
+def test_an_event_the_bus_refused_after_the_pass_settled_the_payment_is_sent_from_the_outbox(flow, pending, sweep):
+    """The pass's own check settles the payment (no pending index entry) and the bus refuses the event:
+    the watermark is past the record, so the outbox partition is what sends it, not a daily run that may
+    never read its day again."""
+    flow.publisher.fail_next = 1
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    assert sweep.run(checked(flow))["settled_by_check"] == 1
+    sweep.run(checked(flow) + timedelta(minutes=1))
+    assert flow.publisher.types() == ["payment.succeeded"]
+    record = flow.store.get(pending.transaction_id)
+    assert (record.event_published, record.pending_bucket) == (True, None)
