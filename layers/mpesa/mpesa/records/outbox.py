@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from mpesa.clock import now_utc
 from mpesa.records.model import NOT_SENT, Kind, Record, SettleResult, Status
-from mpesa.records.store import OUTBOX_BUCKET, Announcement, Publisher, RecordStore
+from mpesa.records.store import OUTBOX_BUCKET, OUTBOX_GRACE, Announcement, Publisher, RecordStore
 from mpesa.telemetry import count, logger
 
 
@@ -83,12 +83,12 @@ class Outbox:
     def _owe(self, record: Record) -> None:
         """A record outside the pending index (most settle outside it; the sweep's check or the daily run
         may settle one long after the sweep's pass read it) would otherwise wait for a daily run that may
-        never read its day again: it goes to the outbox partition, due at once (its writer is us, and we
-        failed). One write, on this failure path only; a record in the outbox already needs none."""
+        never read its day again: it goes to the outbox partition, due after OUTBOX_GRACE like a watched
+        record's settlement. One write, on this failure path only; a record in the outbox already needs none."""
         if not record.status.is_final or record.result_code == NOT_SENT or record.pending_bucket == OUTBOX_BUCKET:
             return
         try:
-            self._store.owe_event(record.transaction_id, now_utc())
+            self._store.owe_event(record.transaction_id, now_utc() + OUTBOX_GRACE)
         except Exception:  # the sweep's pass or the daily run finds it still owed
             logger.exception("could not put the owed event in the outbox")
 
