@@ -9,7 +9,7 @@ import hashlib
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from mpesa.clock import NAIROBI, Deadline, iso, now_utc
@@ -59,10 +59,8 @@ from mpesa.records.balances import BalanceReport, BalanceRequest
 from mpesa.records.budgets import Reservation, Reserved
 from mpesa.records.items import record_from_item
 from mpesa.records.outbox import Outbox
-from mpesa.records.store import RecordPage
+from mpesa.records.store import OUTBOX_GRACE, RecordPage
 from mpesa.settings import MpesaSettings
-
-OUTBOX_GRACE = timedelta(minutes=2)
 
 
 @dataclass
@@ -356,7 +354,7 @@ class InMemoryRecordStore:
             if entry is None or entry.record.status is not status:
                 return
             self._update(entry, event_published=True)
-            if status.is_final:
+            if status.is_final and entry.record.late_event_published:  # nothing else owed: out of the outbox
                 entry.bucket = entry.next_check_at = None
 
     def mark_late_event_published(self, transaction_id: str) -> None:
@@ -365,7 +363,8 @@ class InMemoryRecordStore:
             if entry.record.late_success is None:
                 raise AssertionError("condition failed: no late success on the record")
             entry.record = replace(entry.record, late_event_published=True)
-            entry.bucket = entry.next_check_at = None
+            if entry.record.event_published:  # nothing else owed: out of the outbox
+                entry.bucket = entry.next_check_at = None
 
     def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:
         with self._lock:

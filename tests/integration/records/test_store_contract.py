@@ -212,6 +212,28 @@ def test_a_success_after_another_final_state_is_kept_once(store):
     assert store.get("t1").late_event_published
 
 
+@pytest.mark.parametrize("first", ["settled", "late"])
+def test_a_record_leaves_the_outbox_only_when_neither_event_is_owed(store, first):
+    """A settled event still owed (the bus refused it) and a late success's: marking one published keeps
+    the record in the outbox partition for the other, whichever is marked first."""
+    store.create_pending(new())
+    store.settle("t1", Settlement(Status.TIMEOUT, "1037", "timeout", SettledBy.CALLBACK))
+    assert store.settle("t1", success(receipt="LATE123456")).late_success
+    marks = {
+        "settled": lambda: store.mark_event_published("t1", Status.TIMEOUT),
+        "late": lambda: store.mark_late_event_published("t1"),
+    }
+    marks.pop(first)()
+    owed = store.get("t1")
+    assert owed.pending_bucket == OUTBOX_BUCKET
+    assert [r.transaction_id for r in store.due(OUTBOX_BUCKET, now_utc() + timedelta(hours=1))] == ["t1"]
+    (last,) = marks.values()
+    last()
+    done = store.get("t1")
+    assert (done.event_published, done.late_event_published, done.pending_bucket) == (True, True, None)
+    assert store.due(OUTBOX_BUCKET, now_utc() + timedelta(hours=1)) == []
+
+
 def test_a_weaker_answer_after_a_final_state_changes_nothing(store):
     store.create_pending(new())
     store.settle("t1", success())

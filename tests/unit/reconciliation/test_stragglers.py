@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mpesa.clock import Deadline, now_utc
-from mpesa.reconciliation.stragglers import StragglerPass
+from mpesa.reconciliation.stragglers import MAX_HOLDS, RETRY_AFTER, StragglerPass
 from mpesa.records import Kind, NewRecord, Record, Status
 from mpesa.records.outbox import Outbox
 from tests.support.fakes import InMemoryRecordStore, RecordingPublisher
@@ -84,4 +84,52 @@ def test_one_checks_trouble_does_not_stop_the_pass():
     create(store, "t0")
     create(store, "t1")
     assert stragglers.run(now_utc() + timedelta(seconds=61)) == {"check_failed": 1, "checked": 1}
-    assert store.get("t0").status is Status.PENDING  # the daily reconciliation sees it too
+    assert store.get("t0").status is Status.PENDING  # looked at again by the sweep (below)
+
+
+def test_a_failed_check_hands_the_record_to_the_sweeps_due_records():
+    """The watermark moves past it and nothing else would look at it again (no pending index entry, no
+    timeout flow): it is rescheduled in its flow's partition, where the sweep resolves it."""
+    store, check = InMemoryRecordStore(), Check(broken={"t0"})
+    stragglers = StragglerPass(store, Outbox(store, RecordingPublisher(), {}), [check])
+    create(store, "t0")
+    later = now_utc() + timedelta(seconds=61)
+    assert stragglers.run(later) == {"check_failed": 1}
+    assert store.due(Kind.STK.value, later) == []  # not at once: after RETRY_AFTER
+    (due,) = store.due(Kind.STK.value, later + RETRY_AFTER)
+    assert (due.transaction_id, due.status, due.pending_bucket) == ("t0", Status.PENDING, Kind.STK.value)
+
+
+class Unwritable(InMemoryRecordStore):
+    """DynamoDB throttling every reschedule."""
+
+    def reschedule(self, kind, transaction_id, next_check_at):
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+
+def test_a_record_neither_checked_nor_deferred_holds_the_watermark_a_few_runs_then_is_passed_over():
+    store, check = Unwritable(), Check(broken={"t0"})
+    stragglers = StragglerPass(store, Outbox(store, RecordingPublisher(), {}), [check])
+    create(store, "t0")
+    create(store, "t1")
+    later = now_utc() + timedelta(seconds=61)
+    for run in range(MAX_HOLDS - 1):  # the next run starts at it again
+        assert stragglers.run(later + timedelta(minutes=run)) == {"check_held": 1}
+    assert check.seen == []
+    check.broken.clear()  # the trouble passed: checked, and the pass goes on
+    assert stragglers.run(later + timedelta(minutes=5)) == {"checked": 2}
+    assert check.seen == ["t0", "t1"]
+
+
+def test_a_poison_record_does_not_stop_every_later_run():
+    store, check = Unwritable(), Check(broken={"t0"})
+    stragglers = StragglerPass(store, Outbox(store, RecordingPublisher(), {}), [check])
+    create(store, "t0")
+    create(store, "t1")
+    later = now_utc() + timedelta(seconds=61)
+    for run in range(MAX_HOLDS - 1):
+        assert stragglers.run(later + timedelta(minutes=run)) == {"check_held": 1}
+    # Logged and counted, left to the daily reconciliation; the records after it are checked.
+    assert stragglers.run(later + timedelta(minutes=5)) == {"check_abandoned": 1, "checked": 1}
+    assert check.seen == ["t1"]
+    assert stragglers.run(later + timedelta(minutes=6)) == {}

@@ -10,6 +10,9 @@ where the last run got to (a watermark) and `now - wait` (the callback's or the 
   it settled too recently to tell, handed to the outbox partition of the pending index;
 - anything else (settled and announced, or watched already) costs one read and nothing more.
 
+A check that fails (throttling, a record that keeps changing) hands the record to the sweep's due records
+(the pending index) to be looked at again; if even that fails, the pass stops at it, a few runs at most.
+
 Most records settle by callback before their wait is over, so they never enter the pending index and never
 start an execution (docs/cost.md). The watermark moves only past records this run looked at; a run that
 runs out of time leaves the rest to the next. Looking twice is harmless: every step is conditional.
@@ -25,13 +28,14 @@ from typing import Protocol
 from mpesa.clock import Deadline
 from mpesa.records.model import NOT_SENT, Kind, Record, Status
 from mpesa.records.outbox import Outbox
-from mpesa.records.store import RecordStore
+from mpesa.records.store import OUTBOX_GRACE, RecordStore
 from mpesa.telemetry import logger
 
 MAX_SPAN = timedelta(minutes=30)  # a run catches up at most this much of a flow's backlog
 FIRST_LOOKBACK = MAX_SPAN  # where a flow's very first pass starts (older records: the daily run has them)
-STEP_RESERVE_S = 25.0  # one check's worst case: leave the rest for the next run
-OUTBOX_GRACE = timedelta(minutes=2)  # a settlement younger than this may still be announcing itself
+STEP_RESERVE_S = 25.0  # one check's (or query's) worst case: leave the rest for the next run
+RETRY_AFTER = timedelta(minutes=5)  # a record whose check or resolution failed is looked at again then
+MAX_HOLDS = 3  # runs in a row a pass may stop at a record it can neither check nor defer, then passes it
 PERSIST_EVERY = timedelta(minutes=5)  # how often a warm container stores a watermark it moved
 
 
@@ -59,6 +63,8 @@ class StragglerPass:
         # container (the sweep runs every minute) stores it every PERSIST_EVERY only; a new one starts
         # from the stored one and looks again at what the lost minutes covered (harmless).
         self._watermarks: dict[str, tuple[datetime, datetime]] = {}
+        # Records this container's passes stopped at (neither checked nor deferred), and how many times.
+        self._held: dict[str, int] = {}
 
     def run(self, now: datetime, *, deadline: Deadline | None = None) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -80,7 +86,12 @@ class StragglerPass:
                 counts["left_for_next_run"] += 1
                 reached = datetime.fromisoformat(record.created_at)  # looked at again (harmless) next run
                 break
-            counts.update(self._look(check, record, now, deadline))
+            looked = self._look(check, record, now, deadline)
+            if looked is None:  # neither checked nor deferred: the watermark must not pass it
+                counts["check_held"] += 1
+                reached = datetime.fromisoformat(record.created_at)
+                break
+            counts.update(looked)
         self._move_watermark(name, reached, now)
         return counts
 
@@ -95,16 +106,45 @@ class StragglerPass:
             stored_at = now
         self._watermarks[name] = (moment, stored_at)
 
-    def _look(self, check: StragglerCheck, record: Record, now: datetime, deadline: Deadline | None) -> list[str]:
+    def _look(
+        self, check: StragglerCheck, record: Record, now: datetime, deadline: Deadline | None
+    ) -> list[str] | None:
+        """What happened to the record, or None when the pass must stop at it (see _defer)."""
         if record.status is Status.PENDING and record.pending_bucket is None:
             try:
-                return check.check(record, now, deadline)
-            except Exception:  # one record's trouble must not stop the pass; the daily run sees it too
-                logger.exception("straggler check failed", extra={"transaction_id": record.transaction_id})
-                return ["check_failed"]
+                looked = check.check(record, now, deadline)
+            except Exception as exc:  # one record's trouble must not stop the pass
+                logger.exception(
+                    "straggler check failed; deferred to the sweep's due records",
+                    extra={"transaction_id": record.transaction_id, "error": type(exc).__name__},
+                )
+                return self._defer(check, record, now)
+            self._held.pop(record.transaction_id, None)
+            return looked
         if record.status.is_final and not record.event_published and record.result_code != NOT_SENT:
             return self._owed(record, now)
         return []
+
+    def _defer(self, check: StragglerCheck, record: Record, now: datetime) -> list[str] | None:
+        """A record whose check failed is handed to the sweep's due records (the pending index), so it is
+        looked at again: the watermark moves past it, and nothing else would (no timeout flow runs for it).
+        If that write fails too, the pass stops at it (None) and the next run starts there; a record that
+        holds the pass MAX_HOLDS runs in a row is passed over (logged, counted `check_abandoned`: the daily
+        reconciliation has it), so one poison record cannot stall every later record for ever."""
+        try:
+            self._store.reschedule(check.kind, record.transaction_id, now + RETRY_AFTER)
+        except Exception as exc:
+            held = self._held.get(record.transaction_id, 0) + 1
+            extra = {"transaction_id": record.transaction_id, "error": type(exc).__name__, "held": held}
+            if held >= MAX_HOLDS:
+                self._held.pop(record.transaction_id, None)
+                logger.error("straggler neither checked nor deferred; passed over, left to reconciliation", extra=extra)
+                return ["check_abandoned"]
+            self._held[record.transaction_id] = held
+            logger.exception("straggler neither checked nor deferred; the next run starts at it", extra=extra)
+            return None
+        self._held.pop(record.transaction_id, None)
+        return ["check_failed"]
 
     def _owed(self, record: Record, now: datetime) -> list[str]:
         settled_at = datetime.fromisoformat(record.settled_at) if record.settled_at else now

@@ -209,23 +209,74 @@ class DynamoRecordStore:
         flag_record(self._table, transaction_id, flag)
 
     def mark_event_published(self, transaction_id: str, status: Status) -> None:
-        # A settled record leaves the index; an UNKNOWN one stays in it for reconciliation.
-        leave_outbox = " REMOVE pending_bucket, next_check_at" if status.is_final else ""
+        if not status.is_final:  # an UNKNOWN record stays in the index for reconciliation
+            update_if(
+                self._table,
+                Key=record_key(transaction_id),
+                UpdateExpression="SET event_published = :t",
+                ConditionExpression="#status = :s",
+                ExpressionAttributeNames=STATUS,
+                ExpressionAttributeValues={":t": True, ":s": status.value},
+            )
+            return
+        # The record leaves the outbox partition only when its late success's event is not owed; otherwise
+        # the mark alone, and the last of the two marks takes it out (_leave_outbox).
+        if update_if(
+            self._table,
+            Key=record_key(transaction_id),
+            UpdateExpression="SET event_published = :t REMOVE pending_bucket, next_check_at",
+            ConditionExpression="#status = :s AND (attribute_not_exists(late_event_published) OR "
+            "late_event_published = :t)",
+            ExpressionAttributeNames=STATUS,
+            ExpressionAttributeValues={":t": True, ":s": status.value},
+        ):
+            return
+        try:
+            item = self._table.update_item(
+                Key=record_key(transaction_id),
+                UpdateExpression="SET event_published = :t",
+                ConditionExpression="#status = :s",
+                ExpressionAttributeNames=STATUS,
+                ExpressionAttributeValues={":t": True, ":s": status.value},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if conditional_failed(exc):
+                return
+            raise
+        self._leave_outbox(transaction_id, item)
+
+    def mark_late_event_published(self, transaction_id: str) -> None:
+        # As mark_event_published: the record stays in the outbox partition while its settled event is owed.
+        if update_if(
+            self._table,
+            Key=record_key(transaction_id),
+            UpdateExpression="SET late_event_published = :t REMOVE pending_bucket, next_check_at",
+            ConditionExpression="attribute_exists(late_success) AND event_published = :t",
+            ExpressionAttributeValues={":t": True},
+        ):
+            return
+        item = self._table.update_item(
+            Key=record_key(transaction_id),
+            UpdateExpression="SET late_event_published = :t",
+            ConditionExpression="attribute_exists(late_success)",
+            ExpressionAttributeValues={":t": True},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        self._leave_outbox(transaction_id, item)
+
+    def _leave_outbox(self, transaction_id: str, item: Mapping[str, Any]) -> None:
+        """The other mark landed between this one's two writes: nothing is owed now, so leave the outbox
+        (conditional: only while both are still published)."""
+        record = record_from_item(item)
+        if not (record.event_published and record.late_event_published and record.pending_bucket == OUTBOX_BUCKET):
+            return
         update_if(
             self._table,
             Key=record_key(transaction_id),
-            UpdateExpression="SET event_published = :t" + leave_outbox,
-            ConditionExpression="#status = :s",
-            ExpressionAttributeNames=STATUS,
-            ExpressionAttributeValues={":t": True, ":s": status.value},
-        )
-
-    def mark_late_event_published(self, transaction_id: str) -> None:
-        self._table.update_item(
-            Key=record_key(transaction_id),
-            UpdateExpression="SET late_event_published = :t REMOVE pending_bucket, next_check_at",
-            ConditionExpression="attribute_exists(late_success)",
-            ExpressionAttributeValues={":t": True},
+            UpdateExpression="REMOVE pending_bucket, next_check_at",
+            ConditionExpression="event_published = :t AND late_event_published = :t AND pending_bucket = :outbox",
+            ExpressionAttributeValues={":t": True, ":outbox": OUTBOX_BUCKET},
         )
 
     def owe_event(self, transaction_id: str, resend_at: datetime) -> bool:

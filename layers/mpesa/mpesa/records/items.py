@@ -2,15 +2,16 @@
 record is written as, and what every write to a record shares (its status names, its reads and flags).
 
 Item: `pk = txn#<transaction_id>`, the record's fields, M-Pesa's identifiers as top-level attributes
-(indexed: `by-checkout-request-id`, `by-conversation-id`), and while something is owed the sparse
-`by-pending` index keys: `pending_bucket` (the kind, while waiting for an outcome; OUTBOX_BUCKET while an
-event is owed) and `next_check_at`.
+(a payout's ConversationID indexed: `by-conversation-id`; a CheckoutRequestID is not, since every push
+names its record in its signed callback URL), and while something is owed the sparse `by-pending` index
+keys: `pending_bucket` (the kind, while waiting for an outcome; OUTBOX_BUCKET while an event is owed) and
+`next_check_at`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mpesa.clock import NAIROBI, iso, now_utc
@@ -20,7 +21,6 @@ from mpesa.records.model import Flag, Kind, NewRecord, Record, RecordNotFoundErr
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-OUTBOX_GRACE = timedelta(minutes=2)
 OPEN = {":pending": Status.PENDING.value, ":unknown": Status.UNKNOWN.value}
 STATUS = {"#status": "status"}
 

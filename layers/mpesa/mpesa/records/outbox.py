@@ -1,8 +1,9 @@
 """The event outbox: every settled record is announced once, even when the bus is down.
 
-A settlement puts the record in the OUTBOX partition of the pending index with `event_published =
-false` (in the same conditional write). Publishing marks it published, which takes it off the index;
-if publishing fails, the scheduled sweep finds it there and sends it again. Events carry an `event_id`
+A settlement writes `event_published = false`, and moves a record the sweep watches to the OUTBOX
+partition of the pending index in the same conditional write. Publishing marks it published, which takes
+it off the index; if publishing fails, a record not in the partition is put there, and the scheduled sweep
+finds it there and sends it again. Events carry an `event_id`
 so consumers drop the rare second delivery. Each flow names its own events (an EventCatalog).
 """
 
@@ -13,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from mpesa.clock import now_utc
 from mpesa.records.model import NOT_SENT, Kind, Record, SettleResult, Status
-from mpesa.records.store import OUTBOX_BUCKET, Announcement, Publisher, RecordStore
+from mpesa.records.store import OUTBOX_BUCKET, OUTBOX_GRACE, Announcement, Publisher, RecordStore
 from mpesa.telemetry import count, logger
 
 
@@ -74,8 +76,21 @@ class Outbox:
                 self._publisher.publish(announcement)
         except Exception:  # the record keeps event_published=false; the sweep re-sends it
             logger.exception("event not published; left for the outbox sweep")
+            self._owe(record)
             return
         self._store.mark_event_published(record.transaction_id, record.status)
+
+    def _owe(self, record: Record) -> None:
+        """A record outside the pending index (most settle outside it; the sweep's check or the daily run
+        may settle one long after the sweep's pass read it) would otherwise wait for a daily run that may
+        never read its day again: it goes to the outbox partition, due after OUTBOX_GRACE like a watched
+        record's settlement. One write, on this failure path only; a record in the outbox already needs none."""
+        if not record.status.is_final or record.result_code == NOT_SENT or record.pending_bucket == OUTBOX_BUCKET:
+            return
+        try:
+            self._store.owe_event(record.transaction_id, now_utc() + OUTBOX_GRACE)
+        except Exception:  # the sweep's pass or the daily run finds it still owed
+            logger.exception("could not put the owed event in the outbox")
 
     def late_success(self, record: Record) -> None:
         try:

@@ -21,7 +21,7 @@ from mpesa.records.dynamo import (
     transaction_cancelled,
     update_if,
 )
-from mpesa.records.items import OPEN, OUTBOX_GRACE, STATUS, flag_record, read_record, record_from_item, record_key
+from mpesa.records.items import OPEN, STATUS, flag_record, read_record, record_from_item, record_key
 from mpesa.records.model import Flag, Record, Settlement, SettleResult, Status
 from mpesa.records.receipts import (
     Claim,
@@ -34,7 +34,7 @@ from mpesa.records.receipts import (
     update_beside_holder,
     with_link,
 )
-from mpesa.records.store import OUTBOX_BUCKET
+from mpesa.records.store import OUTBOX_BUCKET, OUTBOX_GRACE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

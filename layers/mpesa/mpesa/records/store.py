@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from mpesa.records.model import Flag, Kind, NewRecord, Record, Ref, Settlement, SettleResult, Status
 
 OUTBOX_BUCKET = "outbox"  # the pending index's partition of settled records whose event is owed
+OUTBOX_GRACE = timedelta(minutes=2)  # a settlement younger than this may still be announcing itself
 
 
 @dataclass(frozen=True)

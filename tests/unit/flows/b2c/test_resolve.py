@@ -86,3 +86,16 @@ def test_events_carry_no_full_phone_number(flow):
     flow.pay()
     flow.payouts.mark_unknown(flow.record().transaction_id)
     assert "254708374149" not in json.dumps(flow.publisher.published[0].detail)
+
+
+def test_a_payout_settled_before_it_could_be_marked_unknown_is_not_counted_unknown(flow, monkeypatch):
+    """`marked_unknown` feeds the PaymentUnknown alarm: counted only when this write made the payout UNKNOWN."""
+    from mpesa.records import SettleResult
+
+    flow.pay()
+    record = flow.record()
+    resolution = flow.payouts.resolution
+    # Its Result settles it between the sweep's read and the UNKNOWN write.
+    monkeypatch.setattr(resolution, "mark_unknown", lambda payout_id: SettleResult(record, changed=False))
+    later = now_utc() + timedelta(seconds=flow.deps.timing.horizon_s + 1)
+    assert resolution.resolve_due(record, later, None) == ["status_asked", "resolved"]

@@ -168,3 +168,29 @@ def test_an_answer_about_another_payment_is_flagged_and_leaves_the_record_open(f
     assert (step.settled, step.status) == (False, Status.PENDING)
     assert flow.store.get(pending.transaction_id).flags == (Flag.ANSWER_MISMATCH.value,)
     assert flow.publisher.published == []
+
+
+def test_a_payment_settled_between_the_query_and_marking_it_unknown_is_not_counted_unknown(flow, pending):
+    """The sweep counts `marked_unknown` (the PaymentUnknown alarm) only when its write made the record
+    UNKNOWN: a callback that settled it meanwhile leaves nothing unknown."""
+    from tests.support.stk import stk_callback
+
+    stale = flow.store.get(pending.transaction_id)  # what the sweep's due read returned
+    payload = stk_callback(pending.checkout_request_id)
+    flow.payments.apply_callback(parse_stk_callback(json.dumps(payload)), transaction_id=pending.transaction_id)
+    assert flow.payments.resolution.resolve_due(stale, now_utc() + LATER, None) == ["resolved"]
+    assert flow.store.get(pending.transaction_id).status is Status.SUCCESS
+    assert flow.publisher.types() == ["payment.succeeded"]
+
+
+def test_an_event_the_bus_refused_after_the_pass_settled_the_payment_is_sent_from_the_outbox(flow, pending, sweep):
+    """The pass's own check settles the payment (no pending index entry) and the bus refuses the event:
+    the watermark is past the record, so the outbox partition is what sends it, not a daily run that may
+    never read its day again."""
+    flow.publisher.fail_next = 1
+    flow.gateway.query_answers.append(query_answer(pending.checkout_request_id, "0"))
+    assert sweep.run(checked(flow)) == {"settled_by_check": 1}
+    assert sweep.run(now_utc() + LATER) == {"events_resent": 1}
+    assert flow.publisher.types() == ["payment.succeeded"]
+    record = flow.store.get(pending.transaction_id)
+    assert (record.event_published, record.pending_bucket) == (True, None)

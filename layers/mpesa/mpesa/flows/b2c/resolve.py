@@ -126,8 +126,9 @@ class PayoutResolution:
         if current.status is Status.PENDING:
             created = datetime.fromisoformat(current.created_at) if current.created_at else now
             if now - created >= timedelta(seconds=self._deps.timing.horizon_s):
-                self.mark_unknown(current.transaction_id)
-                return [*counts, "marked_unknown"]
+                if self.mark_unknown(current.transaction_id).changed:
+                    return [*counts, "marked_unknown"]  # alarmed on: only the write that made it UNKNOWN
+                return [*counts, "resolved"]  # settled meanwhile (its Result came): its writer announced it
             interval = timedelta(seconds=self._deps.timing.status_interval_seconds)
             store.reschedule(Kind.B2C, current.transaction_id, now + interval)
             return counts

@@ -40,10 +40,10 @@ from mpesa.flows.c2b.ports import ListedPayment, Page, WriteResult, Written
 from mpesa.markets import Country, market_for
 from mpesa.records.day_index import day_partition
 from mpesa.records.dynamo import CONDITION_FAILED, cancellation_codes, only_conditions_failed, transaction_cancelled
-from mpesa.records.items import OUTBOX_GRACE, record_from_item, record_key
+from mpesa.records.items import record_from_item, record_key
 from mpesa.records.model import Flag, Kind, Record, RecordNotFoundError, SettledBy, Status
 from mpesa.records.receipts import claim_item, read_claim, write_beside_holder
-from mpesa.records.store import OUTBOX_BUCKET
+from mpesa.records.store import OUTBOX_BUCKET, OUTBOX_GRACE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

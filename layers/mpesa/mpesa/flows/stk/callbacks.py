@@ -66,7 +66,7 @@ class StkCallbacks:
         deps = self._deps
         cid = callback.checkout_request_id
         body = raw_body or _callback_body(callback)
-        record = self._find(transaction_id, cid)
+        record = self._find(transaction_id)
         if record is None:
             self._keep(cid, body, source_ip, InboxReason.NO_RECORD)
             return None
@@ -146,14 +146,15 @@ class StkCallbacks:
         self._deps.outbox.notify(StkEvents().callback_mismatch(store.get(record.transaction_id), cid))
         count("CallbackMismatch")
 
-    def _find(self, transaction_id: str | None, checkout_request_id: str) -> Record | None:
-        store = self._deps.store
-        if transaction_id is not None:
-            try:
-                return store.get(transaction_id)
-            except RecordNotFoundError:
-                return None
-        return store.find(Kind.STK, Ref.CHECKOUT_REQUEST_ID, checkout_request_id)
+    def _find(self, transaction_id: str | None) -> Record | None:
+        """The record the signed callback URL names. A CheckoutRequestID finds none: it is not indexed
+        for records (docs/decisions.md, "Six writes per payment"); the inbox keeps such a callback."""
+        if transaction_id is None:
+            return None
+        try:
+            return self._deps.store.get(transaction_id)
+        except RecordNotFoundError:
+            return None
 
     def _keep(self, ref: str, body: str, source_ip: str, reason: InboxReason, detail: str = "") -> None:
         stored = self._deps.inbox.keep(Kind.STK, ref, body, source_ip, reason, detail)

@@ -145,16 +145,18 @@ class StkInitiation:
         return True
 
     def _accepted(self, transaction_id: str, refs: Mapping[Ref, str]) -> Initiation:
+        record: Record | None = None  # attach_refs returns the record as its write left it (ALL_NEW)
         for attempt in (1, 2):  # one more try on a transient error: the ID lets the flow query later
             try:
-                self._deps.store.attach_refs(transaction_id, refs)
+                record = self._deps.store.attach_refs(transaction_id, refs)
                 break
             except RefMismatchError:
                 logger.error("callback and push disagree on CheckoutRequestID; flagged for review")
                 break
             except Exception:  # the callback URL names the record, so a callback still settles it
                 logger.exception("could not store the CheckoutRequestID", extra={"attempt": attempt})
-        record = self._current(transaction_id, refs)
+        if record is None:
+            record = self._current(transaction_id, refs)
         if record.checkout_request_id is None:
             record = replace(record, refs={**record.refs, **refs})
         return Initiation(record, Upstream.ACCEPTED)

@@ -94,8 +94,9 @@ class StkResolution:
             store.reschedule(Kind.STK, record.transaction_id, now + DEFERRED_RECHECK)
             return ["deferred"]
         if current.status is Status.PENDING:
-            self.mark_unknown(current.transaction_id, NO_ANSWER_REASON)
-            return ["marked_unknown"]
+            if self.mark_unknown(current.transaction_id, NO_ANSWER_REASON).changed:
+                return ["marked_unknown"]  # alarmed on (PaymentUnknown): only the write that made it UNKNOWN
+            return ["resolved"]  # settled meanwhile (a late callback): its writer announced it
         if current.status is Status.UNKNOWN:
             counts = []
             if not current.event_published:
