@@ -171,14 +171,14 @@ class InMemoryRecordStore:
             entry.bucket, entry.next_check_at = kind.value, iso(next_check_at)
             return True
 
-    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+    def created_between(self, kind: Kind, start: datetime, end: datetime, limit: int | None = None) -> list[Record]:
         with self._lock:
             found = [
                 e.record
                 for e in self._entries.values()
                 if e.record.kind is kind and iso(start) <= e.record.created_at < iso(end)
             ]
-        return sorted(found, key=lambda r: (r.created_at, r.transaction_id))
+        return sorted(found, key=lambda r: (r.created_at, r.transaction_id))[:limit]
 
     def watermark(self, name: str) -> datetime | None:
         with self._lock:

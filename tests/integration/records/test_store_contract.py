@@ -160,6 +160,7 @@ def test_records_created_in_a_span_are_listed_by_kind_oldest_first(store):
     assert [r.transaction_id for r in store.created_between(Kind.STK, start, end)] == ["a", "b"]
     assert [r.transaction_id for r in store.created_between(Kind.B2C, start, end)] == ["p"]
     assert store.created_between(Kind.STK, end, end + timedelta(minutes=1)) == []
+    assert [r.transaction_id for r in store.created_between(Kind.STK, start, end, limit=1)] == ["a"]  # the oldest
     assert store.watermark("stragglers-stk") is None
     store.set_watermark("stragglers-stk", end)
     assert store.watermark("stragglers-stk") == end.replace(microsecond=end.microsecond // 1000 * 1000)

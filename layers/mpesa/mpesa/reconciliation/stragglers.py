@@ -37,6 +37,9 @@ STEP_RESERVE_S = 25.0  # one check's (or query's) worst case: leave the rest for
 RETRY_AFTER = timedelta(minutes=5)  # a record whose check or resolution failed is looked at again then
 MAX_HOLDS = 3  # runs in a row a pass may stop at a record it can neither check nor defer, then passes it
 PERSIST_EVERY = timedelta(minutes=5)  # how often a warm container stores a watermark it moved
+# Records a pass reads at most: far more than one run can check (each check may query M-Pesa), so a
+# backlog after an outage is read a slice at a time instead of whole at every run.
+MAX_RECORDS_PER_PASS = 1000
 
 
 class StragglerCheck(Protocol):
@@ -55,8 +58,15 @@ class StragglerCheck(Protocol):
 
 
 class StragglerPass:
-    def __init__(self, store: RecordStore, outbox: Outbox, checks: Sequence[StragglerCheck]) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        outbox: Outbox,
+        checks: Sequence[StragglerCheck],
+        max_records: int = MAX_RECORDS_PER_PASS,
+    ) -> None:
         self._store = store
+        self._max_records = max_records
         self._outbox = outbox
         self._checks = list(checks)
         # Each flow's watermark as this container last moved it, and when it was last stored: a warm
@@ -80,8 +90,13 @@ class StragglerPass:
         end = min(due_by, start + MAX_SPAN)
         if end <= start:
             return counts
+        records = self._store.created_between(check.kind, start, end, limit=self._max_records)
         reached = end
-        for record in self._store.created_between(check.kind, start, end):
+        if len(records) == self._max_records:  # a slice of a backlog: the next run starts at its last record
+            reached = datetime.fromisoformat(records[-1].created_at)
+            if reached <= start:  # a whole slice in one millisecond (not a real load): step on, never stall
+                reached = start + timedelta(milliseconds=1)
+        for record in records:
             if deadline is not None and deadline.remaining_s() < STEP_RESERVE_S:
                 counts["left_for_next_run"] += 1
                 reached = datetime.fromisoformat(record.created_at)  # looked at again (harmless) next run

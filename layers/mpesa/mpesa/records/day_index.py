@@ -63,8 +63,8 @@ def keys_created_on(table: Table, day: date) -> Iterator[list[dict[str, Any]]]:
 
 
 def keys_created_between(table: Table, kind: Kind, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The table keys of the records of `kind` created in [start, end): each Nairobi day the span
-    touches, every shard, kind filtered in the index (it projects `kind`)."""
+    """The table keys of the records of `kind` created in [start, end), each with its `created_at`: each
+    Nairobi day the span touches, every shard, kind filtered in the index (it projects `kind`)."""
     keys: list[dict[str, Any]] = []
     first, last = start.astimezone(NAIROBI).date(), end.astimezone(NAIROBI).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -78,7 +78,11 @@ def keys_created_between(table: Table, kind: Kind, start: datetime, end: datetim
             }
             while True:
                 page = table.query(**query)
-                keys += [{"pk": item["pk"]} for item in page.get("Items", []) if str(item["created_at"]) < iso(end)]
+                keys += [
+                    {"pk": item["pk"], "created_at": str(item["created_at"])}
+                    for item in page.get("Items", [])
+                    if str(item["created_at"]) < iso(end)
+                ]
                 if "LastEvaluatedKey" not in page:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -87,10 +87,14 @@ class DynamoRecordStore:
         # The index is eventually consistent: a record whose status moved on since is no longer this page's.
         return RecordPage([r for r in records if status is None or r.status is status], next_position)
 
-    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
+    def created_between(self, kind: Kind, start: datetime, end: datetime, limit: int | None = None) -> list[Record]:
         """From the day index (each Nairobi day the span touches, every shard), kind filtered in the
-        index (it projects `kind`), then the records read in batches."""
+        index (it projects `kind`); then only the oldest `limit` records are read, in batches (a backlog
+        costs its index entries, not every record)."""
         keys = keys_created_between(self._table, kind, start, end)
+        if limit is not None and len(keys) > limit:
+            keys = sorted(keys, key=lambda k: (k["created_at"], k["pk"]))[:limit]
+        keys = [{"pk": key["pk"]} for key in keys]
         return sorted(read_records(self._table, keys), key=lambda r: (r.created_at, r.transaction_id))
 
     def watermark(self, name: str) -> datetime | None:

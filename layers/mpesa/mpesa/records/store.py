@@ -59,8 +59,9 @@ class RecordStore(Protocol):
         was not in it); a record that settled meanwhile is left alone (False)."""
         ...
 
-    def created_between(self, kind: Kind, start: datetime, end: datetime) -> list[Record]:
-        """Records of `kind` created in [start, end), oldest first: the sweep's pass over the day index."""
+    def created_between(self, kind: Kind, start: datetime, end: datetime, limit: int | None = None) -> list[Record]:
+        """Records of `kind` created in [start, end), oldest first (at most `limit`, the oldest): the
+        sweep's pass over the day index."""
         ...
 
     def watermark(self, name: str) -> datetime | None:
