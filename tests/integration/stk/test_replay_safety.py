@@ -170,6 +170,14 @@ def test_a_late_success_event_that_failed_is_resent_by_the_sweep(stack, handlers
     assert runtime.sweep().run(now_utc() + timedelta(hours=2)) == {}
 
 
+def unmatched_stk():
+    return [i for i in table().scan()["Items"] if i["record_type"] == "unmatched_stk"]
+
+
+def all_marked(items):
+    return bool(items) and all("applied_as" in i for i in items) and items
+
+
 def test_an_unconfirmed_callback_is_compared_with_what_the_query_says(stack, handlers, simulator):
     accepted = pending_payment(stack, handlers, simulator)
     cid, txn_id = accepted["checkout_request_id"], accepted["transaction_id"]
@@ -185,7 +193,9 @@ def test_an_unconfirmed_callback_is_compared_with_what_the_query_says(stack, han
     assert payment["receipt"] != "FORGED1234"
     assert payment["settled_by"] == "callback"
     assert payment["flags"] == ["CALLBACK_MISMATCH"]  # the forgery is kept and flagged
-    kept = [i for i in table().scan()["Items"] if i["record_type"] == "unmatched_stk"]
+    # The record is flagged first, then the kept callback is marked (the callback's thread may still be
+    # between the two writes).
+    kept = wait_for(lambda: all_marked(unmatched_stk()))
     assert [(i["reason"], i["applied_as"]) for i in kept] == [(InboxReason.UNCONFIRMED.value, "contradicted")]
     events = wait_for(lambda: len(found := stack.of(txn_id)) >= 2 and found)
     assert sorted(e["detail-type"] for e in events) == ["payment.callback_mismatch", "payment.succeeded"]
