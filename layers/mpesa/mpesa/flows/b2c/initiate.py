@@ -14,6 +14,7 @@ from mpesa.flows.b2c.outcomes import Initiation, Upstream
 from mpesa.flows.b2c.ports import B2cDeps
 from mpesa.flows.b2c.request import PayoutRequest, payout_id_for
 from mpesa.flows.b2c.settle import PayoutSettler
+from mpesa.flows.replays import first_request_may_still_run
 from mpesa.markets import market_for
 from mpesa.providers.base import Accepted, NotSent, Refused, Unknown
 from mpesa.records.model import (
@@ -36,7 +37,6 @@ from mpesa.telemetry import logger
 # call) with the SAME OriginatorConversationID, only this soon after the record was written: Daraja
 # refuses a reused OCID (500.002.1001), so if the first request did leave, the re-send pays nothing.
 RESEND_WINDOW = timedelta(minutes=10)
-IN_FLIGHT = timedelta(seconds=30)  # API Gateway's limit: a first request younger than this may still run
 
 
 class IdempotencyConflictError(ConflictError):
@@ -191,7 +191,7 @@ class PayoutInitiation:
             raise IdempotencyConflictError(record.transaction_id)
         if reserved_now and record.status is Status.FAILED:
             self._settler.release_budget(record)  # a failed payout keeps no budget
-        if _in_flight(record, now_utc()):
+        if first_request_may_still_run(record, record.ref(Ref.CONVERSATION_ID), now_utc()):
             raise RequestInProgressError(record.transaction_id)
         if _may_resend(record, now_utc()):
             # We cannot tell whether our request left before the crash: re-send it with the same OCID. If it
@@ -228,16 +228,6 @@ class PayoutInitiation:
         except Exception:  # answer with what we know rather than fail after the request
             logger.exception("could not read the payout back")
             return Record.placeholder(Kind.B2C, payout_id)
-
-
-def _in_flight(record: Record, now: datetime) -> bool:
-    """The first request with this key may still be waiting for M-Pesa's answer (API Gateway gives it
-    30 s): a replay is told to ask again rather than sent a second time beside it."""
-    if record.status is not Status.PENDING or record.ref(Ref.CONVERSATION_ID) is not None:
-        return False
-    if Flag.OUTCOME_UNKNOWN_AT_INITIATION in record.flags or not record.created_at:
-        return False
-    return now - record.created < IN_FLIGHT
 
 
 def _replaceable(record: Record) -> bool:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from mpesa.clock import Deadline, now_utc
 from mpesa.edge.signed_urls import signed_callback_url
 from mpesa.errors import ConfigurationError, ConflictError, RequestInProgressError
+from mpesa.flows.replays import first_request_may_still_run
 from mpesa.flows.stk.outcomes import Initiation, Upstream
 from mpesa.flows.stk.ports import StkDeps
 from mpesa.flows.stk.request import StkPaymentRequest, transaction_id_for
@@ -34,7 +35,6 @@ from mpesa.records.model import (
 from mpesa.telemetry import logger
 
 SWEEP_SLACK_S = 120  # beyond the prompt flow's horizon, before the sweep looks at a record itself
-IN_FLIGHT = timedelta(seconds=30)  # API Gateway's limit: a first request younger than this may still run
 
 
 class IdempotencyConflictError(ConflictError):
@@ -113,7 +113,7 @@ class StkInitiation:
             if record.status is Status.PENDING:
                 self._start_prompt_flow(record)
             return Initiation(record, Upstream.QUEUED)
-        if _in_flight(record, record.checkout_request_id):
+        if first_request_may_still_run(record, record.checkout_request_id, now_utc()):
             raise RequestInProgressError(record.transaction_id)
         upstream = Upstream.ACCEPTED if record.checkout_request_id else Upstream.UNKNOWN
         if record.status is Status.FAILED and record.settled_by is SettledBy.INITIATION:
@@ -193,16 +193,6 @@ class StkInitiation:
         except Exception:  # answer with what we know rather than fail after a push
             logger.exception("could not read the record back")
             return Record.placeholder(Kind.STK, transaction_id, refs)
-
-
-def _in_flight(record: Record, answer_id: str | None) -> bool:
-    """The first request with this key may still be waiting for M-Pesa's answer (API Gateway gives it
-    30 s): nothing says what became of it yet, so a replay is told to ask again, not that it is unknown."""
-    if record.status is not Status.PENDING or answer_id is not None:
-        return False
-    if Flag.OUTCOME_UNKNOWN_AT_INITIATION in record.flags or not record.created_at:
-        return False
-    return now_utc() - record.created < IN_FLIGHT
 
 
 def prompt_execution_name(record: Record) -> str:
