@@ -175,15 +175,7 @@ class Settler:
         """Why a settlement changed nothing: the record is final (a duplicate, a late success, a receipt
         for a query-settled success, a contradiction), or its refs differ."""
         current = self._get(transaction_id)
-        if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
-            self._flag(transaction_id, Flag.CALLBACK_MISMATCH)
-            return SettleResult(self._get(transaction_id), changed=False)
-        if not current.status.is_final:
-            # Open again by the time we read it back (a concurrent write moved it): try once more.
-            if retries_left > 0:
-                return self._settle(transaction_id, settlement, retries_left - 1)
-            raise RecordChangingError(transaction_id)
-        return self._after_final(current, settlement)
+        return self._judge(current, settlement, retries_left, RecordChangingError(transaction_id))
 
     def _settle_beside(
         self,
@@ -217,14 +209,20 @@ class Settler:
             # The record could settle but the receipt belongs to another record: never pay twice.
             self._flag(transaction_id, Flag.DUPLICATE_RECEIPT)
             return SettleResult(self._get(transaction_id), changed=False, contradicts=True)
+        return self._judge(current, settlement, retries_left, exc)
+
+    def _judge(self, current: Record, settlement: Settlement, retries_left: int, still_open: Exception) -> SettleResult:
+        """A settlement that changed nothing, against the record as read back: its refs differ (flagged),
+        the record is open again (a concurrent write moved it: try once more, else `still_open`), or it is
+        final (a duplicate, a late success, a contradiction)."""
+        transaction_id = current.transaction_id
         if any(current.ref(ref) not in (None, value) for ref, value in settlement.refs.items()):
             self._flag(transaction_id, Flag.CALLBACK_MISMATCH)
             return SettleResult(self._get(transaction_id), changed=False)
         if not current.status.is_final:
-            # Open again by the time we read it back (a concurrent write moved it): try once more.
             if retries_left > 0:
                 return self._settle(transaction_id, settlement, retries_left - 1)
-            raise exc
+            raise still_open
         return self._after_final(current, settlement)
 
     def _after_final(self, current: Record, settlement: Settlement) -> SettleResult:
