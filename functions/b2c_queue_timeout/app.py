@@ -15,12 +15,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mpesa import runtime
 from mpesa.daraja.acks import callback_ack
 from mpesa.daraja.callbacks.results import ResultEnvelope
-from mpesa.edge.body import callback_text
-from mpesa.edge.callbacks import configured_allowlist, source_ip
+from mpesa.edge.callbacks import delivery
 from mpesa.edge.http import json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
-from mpesa.edge.signed_urls import verify
-from mpesa.errors import CallbackRefusedError
+from mpesa.edge.signed_urls import require_signature
 from mpesa.flows.b2c import urls
 
 app = new_resolver(webhooks_only=True)
@@ -63,12 +61,8 @@ def default_timeout() -> Response[str]:
 
 def _delivery(purpose: str | None, payout_id: str | None, signature: str | None) -> tuple[str, str, bool]:
     if purpose is not None and payout_id is not None and signature is not None:
-        secret = runtime.settings().callback_secret
-        if secret is None or not verify(secret.get_secret_value(), purpose, payout_id, signature):
-            raise CallbackRefusedError("bad URL signature")
-    body = callback_text(app.current_event.raw_event)
-    peer = source_ip(app.current_event.raw_event)
-    return body, peer, configured_allowlist().allows(peer)
+        require_signature(runtime.settings().callback_secret, purpose, payout_id, signature)
+    return delivery(app.current_event.raw_event)
 
 
 @lambda_entry(API_GATEWAY_HTTP)

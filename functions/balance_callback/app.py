@@ -13,12 +13,10 @@ from aws_lambda_powertools.event_handler import Response
 from mpesa import runtime
 from mpesa.daraja.acks import callback_ack
 from mpesa.daraja.callbacks.results import ResultEnvelope
-from mpesa.edge.body import callback_text
-from mpesa.edge.callbacks import configured_allowlist, source_ip
+from mpesa.edge.callbacks import delivery
 from mpesa.edge.http import json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry
-from mpesa.edge.signed_urls import verify
-from mpesa.errors import CallbackRefusedError
+from mpesa.edge.signed_urls import require_signature
 from mpesa.flows.b2c import urls
 
 app = new_resolver(webhooks_only=True)
@@ -56,15 +54,12 @@ def default_timeout() -> Response[str]:
 
 def _receive(purpose: str | None, request_id: str | None, signature: str | None, *, timed_out: bool) -> Response[str]:
     if purpose is not None and request_id is not None and signature is not None:
-        secret = runtime.settings().callback_secret
-        if secret is None or not verify(secret.get_secret_value(), purpose, request_id, signature):
-            raise CallbackRefusedError("bad URL signature")
-    body = callback_text(app.current_event.raw_event)
-    peer = source_ip(app.current_event.raw_event)
+        require_signature(runtime.settings().callback_secret, purpose, request_id, signature)
+    body, peer, allowed = delivery(app.current_event.raw_event)
     runtime.account_balances().receive(
         body,
         source_ip=peer,
-        source_allowed=configured_allowlist().allows(peer),
+        source_allowed=allowed,
         request_id=request_id,
         timed_out=timed_out,
     )

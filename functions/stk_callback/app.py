@@ -20,8 +20,8 @@ from mpesa.edge.body import MAX_CALLBACK_BYTES, raw_body
 from mpesa.edge.callbacks import configured_allowlist, source_ip
 from mpesa.edge.http import json_response, new_resolver
 from mpesa.edge.observability import API_GATEWAY_HTTP, lambda_entry, metrics
-from mpesa.edge.signed_urls import verify
-from mpesa.errors import CallbackRefusedError, PayloadTooLargeError
+from mpesa.edge.signed_urls import require_signature
+from mpesa.errors import PayloadTooLargeError
 
 app = new_resolver(webhooks_only=True)
 
@@ -32,9 +32,7 @@ app = new_resolver(webhooks_only=True)
     summary="STK Push result callback on the URL signed for one payment: settles it",
 )
 def signed_callback(transaction_id: str, signature: str) -> Response[str]:
-    secret = runtime.settings().callback_secret
-    if secret is None or not verify(secret.get_secret_value(), "stk", transaction_id, signature):
-        raise CallbackRefusedError("bad URL signature")
+    require_signature(runtime.settings().callback_secret, "stk", transaction_id, signature)
     return _receive(transaction_id)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
+from mpesa.edge.body import callback_text
+
 ALLOWED_IPS_ENV = "MPESA_CALLBACK_ALLOWED_IPS"
 
 
@@ -54,3 +56,10 @@ def source_ip(event: Mapping[str, Any]) -> str:
     """API Gateway's own view of the peer (payload v2 request context)."""
     http = ((event.get("requestContext") or {}).get("http")) or {}
     return str(http.get("sourceIp") or "")
+
+
+def delivery(event: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """A webhook's body (bounded, UTF-8), its source address and whether the allowlist admits it."""
+    body = callback_text(event)
+    peer = source_ip(event)
+    return body, peer, configured_allowlist().allows(peer)

@@ -14,10 +14,12 @@ import hmac
 import re
 from typing import TYPE_CHECKING
 
-from mpesa.errors import ConfigurationError
+from mpesa.errors import CallbackRefusedError, ConfigurationError
 from mpesa.rules import forbidden_url_word
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from mpesa.settings import MpesaSettings
 
 SIGNATURE_HEX_LENGTH = 32
@@ -33,6 +35,13 @@ def verify(secret: str, purpose: str, transaction_id: str, signature: str) -> bo
     if not (_HEX.fullmatch(transaction_id) and _HEX.fullmatch(signature)):
         return False
     return hmac.compare_digest(sign(secret, purpose, transaction_id), signature)
+
+
+def require_signature(secret: SecretStr | None, purpose: str, record_id: str, signature: str) -> None:
+    """A webhook on a signed URL: CallbackRefusedError (403) unless the path's signature is ours (and
+    always when no callback secret is configured)."""
+    if secret is None or not verify(secret.get_secret_value(), purpose, record_id, signature):
+        raise CallbackRefusedError("bad URL signature")
 
 
 def callback_url(base_url: str, purpose: str, secret: str, transaction_id: str) -> str:
